@@ -1,0 +1,1 @@
+"""The agents: triage (classifier) and the specialists that answer tickets."""

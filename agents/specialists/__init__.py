@@ -1,0 +1,1 @@
+"""The specialist agents that answer tickets from the knowledge base."""

@@ -1,0 +1,28 @@
+"""The loaded models and indexes the agents share: loaded once per process, passed in the context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents.triage.classifier import TriageClassifier
+from agents.triage.head import TriageHead
+from knowledge.embedding import MiniLMEmbedder
+from knowledge.store import KnowledgeBase, open_client
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    """Embedder, triage classifier and knowledge base."""
+
+    embedder: MiniLMEmbedder
+    classifier: TriageClassifier
+    knowledge: KnowledgeBase
+
+    @classmethod
+    def load(cls, head_dir: Path, index_dir: Path, embedder: MiniLMEmbedder | None = None) -> Toolkit:
+        """Load the head and open the index; the embedder is shared when one is given."""
+        embedder = embedder or MiniLMEmbedder()
+        head = TriageHead.load(head_dir)
+        knowledge = KnowledgeBase(open_client(index_dir), embedder)
+        return cls(embedder=embedder, classifier=TriageClassifier(head, embedder), knowledge=knowledge)

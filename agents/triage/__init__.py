@@ -1,0 +1,1 @@
+"""Triage: the local ticket classifier, its training and its risk signals."""

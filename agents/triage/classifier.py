@@ -1,0 +1,104 @@
+"""The local triage classifier: category probabilities, secondary intents and risk signals."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import numpy as np
+from typing_extensions import TypedDict
+
+from agents.triage.dataset import CATEGORIES, Category
+from agents.triage.head import TriageHead
+from agents.triage.risk import RiskSignal, detect_risk_signals
+from knowledge.embedding import MiniLMEmbedder
+
+# Where one ticket carries two issues they are usually joined by a sentence break or a connective.
+_CLAUSE_BREAK = re.compile(
+    r"(?<=[.!?;])\s+|\s*,?\s+\b(?:and also|and|also|plus|but also|but|as well as|another thing|"
+    r"btw|additionally|on top of that)\b\s+",
+    re.IGNORECASE,
+)
+_MIN_CLAUSE_WORDS = 3
+# Risk signals that reveal an intent even when the words lean elsewhere.
+_SIGNAL_INTENTS: dict[RiskSignal, Category] = {
+    "refund_request": "refund",
+    "chargeback": "billing",
+    "duplicate_charge": "billing",
+    "unrecognised_charge": "billing",
+}
+
+
+class Classification(TypedDict):
+    """What triage concluded about one message."""
+
+    category: Category
+    confidence: float
+    probabilities: dict[str, float]
+    secondary_intents: list[Category]
+    risk_signals: list[RiskSignal]
+    model_version: str
+    decided_by: Literal["local_classifier"]
+
+
+def split_clauses(text: str) -> list[str]:
+    """Sentence-like parts of a ticket long enough to carry an issue of their own."""
+    parts = [part.strip(" ,") for part in _CLAUSE_BREAK.split(text) if part and part.strip(" ,")]
+    return [part for part in parts if len(part.split()) >= _MIN_CLAUSE_WORDS]
+
+
+class TriageClassifier:
+    """The MiniLM vector through the linear head, plus clause-level and pattern evidence."""
+
+    def __init__(
+        self,
+        head: TriageHead,
+        embedder: MiniLMEmbedder,
+        secondary_min_probability: float = 0.25,
+        clause_min_confidence: float = 0.6,
+    ) -> None:
+        self._head = head
+        self._embedder = embedder
+        self._secondary_min_probability = secondary_min_probability
+        self._clause_min_confidence = clause_min_confidence
+
+    @property
+    def version(self) -> str:
+        """The version of the trained head."""
+        return self._head.version
+
+    def classify(self, text: str, vector: np.ndarray) -> Classification:
+        """Classify a message whose vector the caller already computed (it is reused for retrieval)."""
+        probabilities = self._head.probabilities(vector, [text])[0]
+        best = int(np.argmax(probabilities))
+        category = CATEGORIES[best]
+        signals = detect_risk_signals(text)
+        return Classification(
+            category=category,
+            confidence=round(float(probabilities[best]), 4),
+            probabilities={c: round(float(p), 4) for c, p in zip(CATEGORIES, probabilities, strict=True)},
+            secondary_intents=self._secondary_intents(text, category, probabilities, signals),
+            risk_signals=signals,
+            model_version=self._head.version,
+            decided_by="local_classifier",
+        )
+
+    def _secondary_intents(
+        self,
+        text: str,
+        primary: Category,
+        probabilities: np.ndarray,
+        signals: list[RiskSignal],
+    ) -> list[Category]:
+        found: set[Category] = {
+            c for c, p in zip(CATEGORIES, probabilities, strict=True) if p >= self._secondary_min_probability
+        }
+        found.update(_SIGNAL_INTENTS[s] for s in signals if s in _SIGNAL_INTENTS)
+        clauses = split_clauses(text)
+        if len(clauses) > 1:
+            clause_probabilities = self._head.probabilities(self._embedder.embed(clauses), clauses)
+            for row in clause_probabilities:
+                if row.max() >= self._clause_min_confidence:
+                    found.add(CATEGORIES[int(np.argmax(row))])
+        # "other" is small talk and framing, never a second issue to answer.
+        return [c for c in CATEGORIES if c in found and c not in (primary, "other")]

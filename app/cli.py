@@ -1,0 +1,327 @@
+"""The `support-router` command line: serve, route, review, eval, bench, triage and kb."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from agents.specialists.routing import Specialist
+from agents.triage.dataset import DatasetError
+from agents.triage.head import HeadMissingError
+from agents.triage.training import TrainingError
+from app.service import ConflictError, InputError, NotFoundError, open_service
+from app.settings import Settings
+from graph.outcome import TurnOutcome
+from graph.review import ReviewerDecision
+from graph.state import ReviewAction
+from knowledge.articles import ArticleError
+from knowledge.embedding import ModelFileError
+from knowledge.store import IndexMissingError
+
+cli = typer.Typer(help="support-router: route support tickets to specialists or humans.", no_args_is_help=True)
+review_cli = typer.Typer(help="Work on escalated conversations.", no_args_is_help=True)
+triage_cli = typer.Typer(help="Train and check the triage classifier.", no_args_is_help=True)
+kb_cli = typer.Typer(help="Manage the knowledge index.", no_args_is_help=True)
+cli.add_typer(review_cli, name="review")
+cli.add_typer(triage_cli, name="triage")
+cli.add_typer(kb_cli, name="kb")
+
+out = Console()
+err = Console(stderr=True)
+# Errors a user can fix; they get one line, never a traceback.
+USER_ERRORS = (
+    ArticleError,
+    ConflictError,
+    DatasetError,
+    HeadMissingError,
+    IndexMissingError,
+    InputError,
+    ModelFileError,
+    NotFoundError,
+    TrainingError,
+    ValidationError,
+    FileNotFoundError,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def user_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Print a known error as one line and exit 2."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if isinstance(error, ValidationError):
+                first = error.errors()[0]
+                message = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+            err.print(f"[red]error:[/red] {message}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def run(coroutine: Coroutine[Any, Any, R]) -> R:
+    """Run one coroutine to completion."""
+    return asyncio.run(coroutine)
+
+
+def settings_with(triage_model: Path | None) -> Settings:
+    """Settings from the environment, with a command-line override of the triage model."""
+    settings = Settings()
+    return settings.model_copy(update={"triage_model": triage_model}) if triage_model else settings
+
+
+TRIAGE_MODEL = typer.Option(None, "--triage-model", help="Folder of a trained triage head.")
+
+
+def progress_bar() -> Progress:
+    """A progress bar with count and ETA, on stderr."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+def print_outcome(outcome: TurnOutcome, as_json: bool) -> None:
+    """The outcome as JSON, or as a short readable summary."""
+    if as_json:
+        out.print_json(outcome.model_dump_json())
+        return
+    out.print(outcome.response, highlight=False)
+    summary = (
+        f"conversation {outcome.conversation_id} · turn {outcome.turn} · {outcome.status} · "
+        f"{outcome.category} ({outcome.confidence:.2f}) → {outcome.specialist or 'human'}"
+    )
+    if outcome.escalated:
+        summary += f" · escalated: {outcome.escalation_reason}"
+    err.print(summary, style="dim", highlight=False)
+
+
+@cli.command()
+@user_errors
+def serve(
+    host: str | None = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port (default 8000)."),
+    triage_model: Path | None = TRIAGE_MODEL,
+) -> None:
+    """Start the HTTP service."""
+    import uvicorn
+
+    from app.api import create_app
+
+    settings = settings_with(triage_model)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@cli.command()
+@user_errors
+def route(
+    text: str = typer.Argument(..., help="The customer's message."),
+    conversation: str | None = typer.Option(None, "--conversation", help="Continue this conversation."),
+    customer: str | None = typer.Option(None, "--customer", help="The customer's id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full outcome as JSON."),
+    triage_model: Path | None = TRIAGE_MODEL,
+) -> None:
+    """Run one turn and print the outcome."""
+
+    async def go() -> TurnOutcome:
+        async with open_service(settings_with(triage_model)) as service:
+            if conversation is not None:
+                await service.conversation_state(conversation)  # unknown ids fail clearly
+            return await service.run_turn(text, conversation, customer)
+
+    print_outcome(run(go()), as_json)
+
+
+@review_cli.command("list")
+@user_errors
+def review_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Pending escalations, oldest first."""
+
+    async def go() -> list[dict[str, Any]]:
+        async with open_service(Settings()) as service:
+            return [
+                {
+                    "id": r.id,
+                    "conversation_id": r.conversation_id,
+                    "turn": r.turn,
+                    "reason": r.reason,
+                    "created_at": r.created_at.isoformat(),
+                    "text": r.payload["text"],
+                    "draft": (r.payload.get("draft") or {}).get("text"),
+                    "waiting_messages": r.waiting_messages,
+                }
+                for r in await service.list_reviews()
+            ]
+
+    reviews = run(go())
+    if as_json:
+        out.print_json(json.dumps(reviews))
+        return
+    if not reviews:
+        out.print("No pending reviews.")
+        return
+    table = Table("id", "conversation", "reason", "message", "created")
+    for r in reviews:
+        table.add_row(r["id"], r["conversation_id"], r["reason"], r["text"][:60], r["created_at"][:19])
+    out.print(table)
+
+
+@review_cli.command("resolve")
+@user_errors
+def review_resolve(
+    review_id: str = typer.Argument(..., help="The review id from `review list`."),
+    action: str = typer.Option(..., "--action", help="approve | reply | reroute | close"),
+    text: str | None = typer.Option(None, "--text", help="The reply, for --action reply."),
+    target: str | None = typer.Option(None, "--target", help="The specialist, for --action reroute."),
+    reviewer: str | None = typer.Option(None, "--reviewer", help="Who decides, for the record."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full outcome as JSON."),
+) -> None:
+    """Resume an escalated conversation with a decision."""
+    decision = ReviewerDecision.model_validate(
+        {"action": action, "text": text, "target": target, "reviewer": reviewer}
+    )
+
+    async def go() -> TurnOutcome:
+        async with open_service(Settings()) as service:
+            return await service.resolve_review(review_id, decision)
+
+    print_outcome(run(go()), as_json)
+
+
+@cli.command("eval")
+@user_errors
+def eval_command(
+    dataset: Path = typer.Option(..., "--dataset", help="JSONL of labelled tickets."),
+    report_dir: Path = typer.Option(..., "--report-dir", help="Where metrics.json is written."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N tickets."),
+    triage_model: Path | None = TRIAGE_MODEL,
+) -> None:
+    """Run every ticket through the graph and write metrics.json and predictions.jsonl."""
+    from agents.toolkit import Toolkit
+    from agents.triage.dataset import read_tickets
+    from evals.runner import evaluate, write_report
+
+    tickets = read_tickets(dataset)[:limit]
+    settings = settings_with(triage_model)
+    toolkit = Toolkit.load(settings.triage_model, settings.index_dir)
+    with progress_bar() as bar:
+        task = bar.add_task("evaluating", total=len(tickets))
+        result = run(evaluate(tickets, toolkit, settings, lambda: bar.advance(task)))
+    metrics = write_report(result, report_dir)
+    out.print(
+        f"n={metrics['n']} accuracy={metrics['accuracy']:.3f} macro_f1={metrics['macro_f1']:.3f} "
+        f"escalation recall={metrics['escalation']['recall']:.3f} "
+        f"precision={metrics['escalation']['precision']:.3f} "
+        f"unsafe_automation={metrics['unsafe_automation_rate']:.3f} "
+        f"p50={metrics['latency_ms']['p50']:.1f}ms → {report_dir / 'metrics.json'}",
+        highlight=False,
+    )
+
+
+@cli.command()
+@user_errors
+def bench(
+    turns: int = typer.Option(300, "--turns", min=10, help="Turns to time per measurement."),
+    report: Path | None = typer.Option(None, "--report", help="Also write the numbers as JSON here."),
+    triage_model: Path | None = TRIAGE_MODEL,
+) -> None:
+    """Time offline turns: the core (triage + retrieval + answer) and the graph with checkpoints."""
+    from evals.bench import run_bench
+
+    numbers = run(run_bench(settings_with(triage_model), turns))
+    table = Table("measurement", "n", "p50 ms", "p95 ms", "p99 ms", "turns/s")
+    for name, row in numbers.items():
+        table.add_row(
+            name, str(row["n"]), f"{row['p50']:.2f}", f"{row['p95']:.2f}", f"{row['p99']:.2f}",
+            f"{row['per_second']:.0f}",
+        )
+    out.print(table)
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(numbers, indent=2) + "\n")
+
+
+@triage_cli.command("train")
+@user_errors
+def triage_train(
+    data: Path = typer.Option(..., "--data", help="JSONL with text, category[, expect_escalation]."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the head into."),
+) -> None:
+    """Train a triage head from labelled tickets."""
+    from agents.triage.dataset import read_tickets
+    from agents.triage.training import train_head
+    from knowledge.embedding import MiniLMEmbedder
+
+    tickets = read_tickets(data)
+    with err.status(f"training on {len(tickets)} tickets"):
+        head = train_head(tickets, MiniLMEmbedder())
+    head.save(out_dir)
+    out.print(f"{head.version} trained on {len(tickets)} tickets → {out_dir}", highlight=False)
+
+
+@triage_cli.command("cross-validate")
+@user_errors
+def triage_cross_validate(
+    data: Path = typer.Option(..., "--data", help="JSONL of labelled tickets."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Number of folds."),
+    threshold: float | None = typer.Option(None, help="Low-confidence threshold (default: settings)."),
+) -> None:
+    """K-fold cross-validation of a head trained on the file: macro-F1 and triage escalation."""
+    from agents.triage.dataset import read_tickets
+    from evals.cross_validation import cross_validate
+    from knowledge.embedding import MiniLMEmbedder
+
+    tickets = read_tickets(data)
+    settings = Settings()
+    with err.status(f"{folds}-fold cross-validation on {len(tickets)} tickets"):
+        report = cross_validate(
+            tickets, MiniLMEmbedder(), folds, threshold or settings.confidence_threshold
+        )
+    out.print_json(json.dumps(report))
+
+
+@kb_cli.command("ingest")
+@user_errors
+def kb_ingest(
+    directory: Path | None = typer.Argument(None, help="Folder of markdown articles (default: shipped)."),
+) -> None:
+    """Index the articles: changed ones replaced, deleted ones removed, unchanged ones kept."""
+    from knowledge.articles import load_articles
+    from knowledge.embedding import MiniLMEmbedder
+    from knowledge.store import KnowledgeBase, open_client
+
+    settings = Settings()
+    articles = load_articles(directory or settings.articles_dir)
+    knowledge = KnowledgeBase(open_client(settings.index_dir), MiniLMEmbedder())
+    with progress_bar() as bar:
+        task = bar.add_task("embedding passages", total=None)
+        report = knowledge.ingest(articles, lambda done, total: bar.update(task, completed=done, total=total))
+    out.print(
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
+        f"{report.unchanged} unchanged; {report.passages} passages in {settings.index_dir}",
+        highlight=False,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

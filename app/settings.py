@@ -1,0 +1,55 @@
+"""Service settings from SUPPORT_ROUTER_* environment variables, with embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agents.toolkit import Toolkit
+from graph.context import Context
+from knowledge.articles import DEFAULT_ARTICLES_DIR
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TRIAGE_MODEL = PROJECT_ROOT / "build" / "triage-head"
+
+
+class Settings(BaseSettings):
+    """Everything configurable; `SUPPORT_ROUTER_DATA_DIR=/srv/router` sets `data_dir`, and so on."""
+
+    model_config = SettingsConfigDict(env_prefix="SUPPORT_ROUTER_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Where everything the service writes lives.")
+    triage_model: Path = Field(
+        default=DEFAULT_TRIAGE_MODEL, description="Folder of the trained triage head."
+    )
+    articles_dir: Path = Field(
+        default=DEFAULT_ARTICLES_DIR, description="Help-centre articles to index."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+    new_issue_threshold: float = Field(default=0.7, ge=0, le=1)
+    retrieval_max_distance: float = Field(default=0.66, gt=0, le=2)
+    top_k: int = Field(default=4, ge=1, le=20)
+    loop_guard_window: int = Field(default=4, ge=2)
+    loop_guard_max_switches: int = Field(default=2, ge=1)
+
+    @property
+    def index_dir(self) -> Path:
+        """The persistent Chroma directory."""
+        return self.data_dir / "chroma"
+
+    def context(self, toolkit: Toolkit, customer_id: str | None = None) -> Context:
+        """The run context of one turn."""
+        return Context(
+            toolkit=toolkit,
+            customer_id=customer_id,
+            confidence_threshold=self.confidence_threshold,
+            new_issue_threshold=self.new_issue_threshold,
+            retrieval_max_distance=self.retrieval_max_distance,
+            top_k=self.top_k,
+            loop_guard_window=self.loop_guard_window,
+            loop_guard_max_switches=self.loop_guard_max_switches,
+        )

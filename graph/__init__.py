@@ -1,0 +1,1 @@
+"""The routing graph: state, nodes, wiring and checkpointer."""

@@ -1,0 +1,25 @@
+"""finalize: every path ends here; send the reply and record the turn's outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableConfig
+
+from graph.outcome import build_outcome
+from graph.state import State
+
+
+def finalize(state: State, config: RunnableConfig) -> dict[str, Any]:
+    """Append the reply to the transcript and the outcome to the record; drop the turn's vector."""
+    if state.response is None:
+        raise ValueError("a turn reached finalize without a response")
+    conversation_id = str(config.get("configurable", {}).get("thread_id", ""))
+    status = "closed" if state.status == "closed" else "answered"
+    outcome = build_outcome(state, conversation_id, status, state.response)
+    return {
+        "messages": [AIMessage(content=state.response)],
+        "outcomes": [outcome.model_dump(mode="json")],
+        "vector": None,
+    }

@@ -1,0 +1,95 @@
+"""The specialist nodes: answer from their own knowledge domain, or hand over with a draft."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.specialists.extractive import Draft, RetrievedPassage, compose_answer, retrieve
+from agents.specialists.routing import DOMAIN_OF, SPECIALIST_FOR, Specialist
+from graph.context import Context
+from graph.state import State
+from prompts import general as general_prompts
+
+Next = Literal["escalate", "finalize"]
+SpecialistNode = Callable[[State, Runtime[Context]], Command[Next]]
+
+
+def _query_vector(state: State) -> np.ndarray:
+    """A follow-up is searched together with the message that opened its issue."""
+    current = np.asarray(state.vector, dtype=np.float32)
+    route = state.route
+    if not (route and route["follow_up"]) or state.topic_vector is None:
+        return current
+    blended = current + np.asarray(state.topic_vector, dtype=np.float32)
+    return blended / max(float(np.linalg.norm(blended)), 1e-12)
+
+
+def _secondary_passages(state: State, runtime: Runtime[Context], name: Specialist) -> list[RetrievedPassage]:
+    """The best passage for each other issue the message raised, from that issue's domain."""
+    context = runtime.context
+    classification = state.classification
+    if classification is None or state.vector is None:
+        return []
+    vector = np.asarray(state.vector, dtype=np.float32)
+    found: list[RetrievedPassage] = []
+    for intent in classification["secondary_intents"]:
+        other = SPECIALIST_FOR[intent]
+        if other in (name, "general"):
+            continue
+        found += retrieve(
+            context.toolkit.knowledge, vector, DOMAIN_OF[other], 1, context.retrieval_max_distance
+        )
+    return found
+
+
+def make_specialist(name: Specialist) -> SpecialistNode:
+    """A node that answers extractively from the `name` domain of the knowledge base."""
+
+    def specialist(state: State, runtime: Runtime[Context]) -> Command[Next]:
+        context = runtime.context
+        primary = retrieve(
+            context.toolkit.knowledge,
+            _query_vector(state),
+            DOMAIN_OF[name],
+            context.top_k,
+            context.retrieval_max_distance,
+            exclude=state.sent_passages,
+        )
+        secondary = _secondary_passages(state, runtime, name)
+        draft = compose_answer(primary, secondary)
+        if draft is None and name == "general":
+            draft = Draft(text=general_prompts.BOUNDARY, citations=[], passage_ids=[])
+        reason = _escalation_reason(state, name, draft)
+        update = {
+            "retrieved": primary + secondary,
+            "draft": draft,
+            "escalation_reason": reason,
+            "path": state.path + [name],
+        }
+        if reason is None and draft is not None:
+            update |= {
+                "response": draft["text"],
+                "citations": draft["citations"],
+                "sent_passages": state.sent_passages + draft["passage_ids"],
+            }
+            return Command(goto="finalize", update=update)
+        return Command(goto="escalate", update=update)
+
+    specialist.__name__ = name
+    return specialist
+
+
+def _escalation_reason(state: State, name: Specialist, draft: Draft | None) -> str | None:
+    route = state.route
+    if route and route["needs_human"]:
+        return route["needs_human"]
+    if name == "refunds":
+        return "refund_requires_approval"  # money never moves without a person
+    if draft is None:
+        return "no_relevant_article"
+    return None

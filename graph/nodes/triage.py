@@ -1,0 +1,19 @@
+"""triage: classify the message with the local classifier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.state import State
+
+
+def triage(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Category probabilities, secondary intents and risk signals for this turn's message."""
+    if state.vector is None:
+        raise ValueError("triage needs the vector that enrich computes")
+    vector = np.asarray(state.vector, dtype=np.float32)
+    return {"classification": runtime.context.toolkit.classifier.classify(state.text, vector)}

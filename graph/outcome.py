@@ -1,0 +1,83 @@
+"""The structured outcome of one turn, as callers, reviewers and the audit see it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agents.specialists.extractive import Citation
+from agents.triage.dataset import Category
+from graph.state import ReviewAction, State
+from knowledge.embedding import MODEL_ID as EMBEDDING_MODEL_ID
+from prompts import escalation, general, specialists
+
+TurnStatus = Literal["answered", "waiting_for_human", "closed"]
+PROMPT_VERSIONS = {
+    "specialists": specialists.VERSION,
+    "general": general.VERSION,
+    "escalation": escalation.VERSION,
+}
+
+
+class ReviewSummary(BaseModel):
+    """The human decision that finished an escalated turn."""
+
+    action: ReviewAction
+    reviewer: str | None
+
+
+class TurnOutcome(BaseModel):
+    """Everything decided in one turn."""
+
+    conversation_id: str
+    turn: int = Field(description="1 for the first customer message of the conversation.")
+    status: TurnStatus
+    category: Category = Field(description="Triage's category for this message.")
+    confidence: float = Field(description="Triage's probability of that category.")
+    probabilities: dict[str, float]
+    secondary_intents: list[Category]
+    risk_signals: list[str]
+    specialist: str | None = Field(description="The specialist that handled the turn, if any.")
+    path: list[str] = Field(description="Nodes after routing, in order.")
+    follow_up: bool = Field(description="Whether the turn stayed with the current specialist.")
+    response: str = Field(description="What the customer was sent.")
+    escalated: bool
+    escalation_reason: str | None
+    review: ReviewSummary | None
+    citations: list[Citation]
+    versions: dict[str, str] = Field(description="Triage model, embedding model and prompts used.")
+
+
+def build_outcome(state: State, conversation_id: str, status: TurnStatus, response: str) -> TurnOutcome:
+    """The outcome of the turn in `state` (finished, or stopped at the handoff)."""
+    classification = state.classification
+    if classification is None:
+        raise ValueError("a turn has no outcome before triage")
+    route = state.route
+    decision = state.decision
+    return TurnOutcome(
+        conversation_id=conversation_id,
+        turn=state.turn,
+        status=status,
+        category=classification["category"],
+        confidence=classification["confidence"],
+        probabilities=classification["probabilities"],
+        secondary_intents=classification["secondary_intents"],
+        risk_signals=list(classification["risk_signals"]),
+        specialist=state.owner,
+        path=state.path,
+        follow_up=bool(route and route["follow_up"]),
+        response=response,
+        escalated=state.escalation_reason is not None,
+        escalation_reason=state.escalation_reason,
+        review=(
+            ReviewSummary(action=decision["action"], reviewer=decision["reviewer"]) if decision else None
+        ),
+        citations=state.citations,
+        versions={
+            "triage_model": classification["model_version"],
+            "embedding_model": EMBEDDING_MODEL_ID,
+            **{f"prompt_{name}": version for name, version in PROMPT_VERSIONS.items()},
+        },
+    )

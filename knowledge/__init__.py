@@ -1,0 +1,1 @@
+"""The help-centre knowledge base: articles, embedding, and the Chroma index."""

@@ -1,0 +1,180 @@
+"""The knowledge index: article passages in a persistent Chroma collection, searched by domain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+
+from knowledge.articles import Article, Domain, Passage
+from knowledge.embedding import ChromaEmbedding, MiniLMEmbedder, Vector
+
+COLLECTION = "articles"
+ProgressCallback = Callable[[int, int], None]
+EMBED_CHUNK = 32
+# Bump when the entries written per article change, so `kb ingest` rebuilds them.
+INDEX_FORMAT = 2
+
+
+class IndexMissingError(RuntimeError):
+    """The index has not been built yet."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its article and its cosine distance to the query (0 = same)."""
+
+    passage_id: str
+    article_id: str
+    title: str
+    url: str
+    domain: str
+    index: int
+    text: str
+    distance: float
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion changed."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    passages: int = 0
+
+
+def indexed_hash(article: Article) -> str:
+    """Changes with the article and with the way articles are indexed."""
+    return f"v{INDEX_FORMAT}:{article.content_hash}"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One vector in the index: a paragraph, or an article's title standing for its first paragraph."""
+
+    id: str
+    embedded_text: str
+    passage: Passage
+    metadata: dict[str, str | int]
+
+
+def _entries(article: Article) -> list[_Entry]:
+    passages = article.passages()
+    common = {
+        "article_id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "domain": article.domain,
+        "content_hash": indexed_hash(article),
+    }
+
+    def entry(entry_id: str, text: str, passage: Passage) -> _Entry:
+        meta = common | {"passage_id": passage.id, "index": passage.index}
+        return _Entry(id=entry_id, embedded_text=text, passage=passage, metadata=meta)
+
+    # A short question sits far from any long paragraph but close to the title that asks it; the
+    # title entry answers with the first paragraph, where every article gives its key answer.
+    title = entry(f"{article.id}#title", article.title, passages[0])
+    # The title says what a paragraph is about, which the paragraph alone often does not.
+    return [title] + [entry(p.id, f"{article.title}. {p.text}", p) for p in passages]
+
+
+def open_client(path: Path) -> ClientAPI:
+    """A persistent Chroma client under `path`, with telemetry off (the machine may be offline)."""
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+class KnowledgeBase:
+    """Passages of help-centre articles with the same MiniLM vectors triage uses."""
+
+    def __init__(self, client: ClientAPI, embedder: MiniLMEmbedder) -> None:
+        self._embedder = embedder
+        self._collection: Collection = client.get_or_create_collection(
+            COLLECTION,
+            embedding_function=ChromaEmbedding(embedder),  # type: ignore[arg-type]
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def count(self) -> int:
+        """How many passages are indexed."""
+        return self._collection.count()
+
+    def ingest(
+        self, articles: Sequence[Article], on_progress: ProgressCallback | None = None
+    ) -> IngestReport:
+        """Make the index equal to `articles`: new and changed ones (re)indexed, missing ones removed."""
+        indexed = self._indexed_hashes()
+        wanted = {article.id: article for article in articles}
+        report = IngestReport()
+        report.removed = sorted(set(indexed) - set(wanted))
+        stale = [a for a in articles if a.id in indexed and indexed[a.id] != indexed_hash(a)]
+        fresh = [a for a in articles if a.id not in indexed]
+        report.updated = [a.id for a in stale]
+        report.added = [a.id for a in fresh]
+        report.unchanged = len(articles) - len(stale) - len(fresh)
+        for article_id in report.removed + report.updated:
+            self._collection.delete(where={"article_id": article_id})
+        self._add(stale + fresh, on_progress)
+        report.passages = self.count()
+        return report
+
+    def _indexed_hashes(self) -> dict[str, str]:
+        stored = self._collection.get(include=["metadatas"])
+        return {str(meta["article_id"]): str(meta["content_hash"]) for meta in stored["metadatas"] or []}
+
+    def _add(self, articles: Sequence[Article], on_progress: ProgressCallback | None) -> None:
+        entries = [entry for article in articles for entry in _entries(article)]
+        if not entries:
+            return
+        vectors = []
+        for start in range(0, len(entries), EMBED_CHUNK):
+            chunk = entries[start : start + EMBED_CHUNK]
+            vectors.extend(self._embedder.embed([entry.embedded_text for entry in chunk]))
+            if on_progress is not None:
+                on_progress(start + len(chunk), len(entries))
+        # One add call: Chroma's persistent client pays a large fixed cost per call.
+        self._collection.add(
+            ids=[entry.id for entry in entries],
+            embeddings=vectors,
+            documents=[entry.passage.text for entry in entries],
+            metadatas=[entry.metadata for entry in entries],
+        )
+
+    def search(self, vector: Vector, domain: Domain, k: int = 4, exclude: Sequence[str] = ()) -> list[Hit]:
+        """The `k` nearest passages of one domain, nearest first, skipping passage ids in `exclude`."""
+        # Excluded passages and title entries are dropped after the query; asking for more keeps `k`.
+        result = self._collection.query(
+            query_embeddings=[vector],
+            n_results=2 * k + len(exclude),
+            where={"domain": domain},
+            include=["documents", "metadatas", "distances"],
+        )
+        hits: dict[str, Hit] = {}
+        for doc, meta, dist in zip(
+            (result["documents"] or [[]])[0],
+            (result["metadatas"] or [[]])[0],
+            (result["distances"] or [[]])[0],
+            strict=True,
+        ):
+            passage_id = str(meta["passage_id"])
+            if passage_id in exclude or passage_id in hits:
+                continue  # a title entry and its first paragraph are one passage
+            hits[passage_id] = Hit(
+                passage_id=passage_id,
+                article_id=str(meta["article_id"]),
+                title=str(meta["title"]),
+                url=str(meta["url"]),
+                domain=str(meta["domain"]),
+                index=int(meta["index"]),  # type: ignore[arg-type]
+                text=doc,
+                distance=float(dist),
+            )
+        return list(hits.values())[:k]

@@ -1,0 +1,1 @@
+"""Prompt and reply templates, one module per agent, each with a version string."""
