@@ -18,7 +18,9 @@ DEFAULT_TRIAGE_MODEL = PROJECT_ROOT / "build" / "triage-head"
 class Settings(BaseSettings):
     """Everything configurable; `SUPPORT_ROUTER_DATA_DIR=/srv/router` sets `data_dir`, and so on."""
 
-    model_config = SettingsConfigDict(env_prefix="SUPPORT_ROUTER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORT_ROUTER_", extra="ignore", populate_by_name=True
+    )
 
     data_dir: Path = Field(default=Path("var"), description="Where everything the service writes lives.")
     triage_model: Path = Field(
@@ -26,6 +28,11 @@ class Settings(BaseSettings):
     )
     articles_dir: Path = Field(
         default=DEFAULT_ARTICLES_DIR, description="Help-centre articles to index."
+    )
+    index_dir_override: Path | None = Field(
+        default=None,
+        alias="SUPPORT_ROUTER_INDEX_DIR",
+        description="The Chroma directory, when it is not `data_dir/chroma`.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -39,7 +46,7 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         """The persistent Chroma directory."""
-        return self.data_dir / "chroma"
+        return self.index_dir_override or self.data_dir / "chroma"
 
     def context(self, toolkit: Toolkit, customer_id: str | None = None) -> Context:
         """The run context of one turn."""

@@ -71,6 +71,8 @@ class State(InputState):
     """This turn's message vector: computed once, used by triage and retrieval."""
     classification: Classification | None = None
     """What triage concluded."""
+    intent_vectors: dict[str, list[float]] = field(default_factory=dict)
+    """For a multi-issue message, the vector of the clause carrying each issue (by category)."""
     route: RouteDecision | None = None
     """Where the turn was sent."""
     retrieved: list[RetrievedPassage] = field(default_factory=list)

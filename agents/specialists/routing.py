@@ -15,4 +15,5 @@ SPECIALIST_FOR: dict[Category, Specialist] = {
     "refund": "refunds",
     "other": "general",
 }
+CATEGORY_OF: dict[Specialist, Category] = {s: c for c, s in SPECIALIST_FOR.items()}
 DOMAIN_OF: dict[Specialist, Domain] = {s: s for s in SPECIALISTS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -41,6 +42,14 @@ class Classification(TypedDict):
     decided_by: Literal["local_classifier"]
 
 
+@dataclass(frozen=True)
+class TriageResult:
+    """The classification, plus for a multi-issue ticket the vector of the clause carrying each issue."""
+
+    classification: Classification
+    intent_vectors: dict[Category, np.ndarray] = field(default_factory=dict)
+
+
 def split_clauses(text: str) -> list[str]:
     """Sentence-like parts of a ticket long enough to carry an issue of their own."""
     parts = [part.strip(" ,") for part in _CLAUSE_BREAK.split(text) if part and part.strip(" ,")]
@@ -67,38 +76,41 @@ class TriageClassifier:
         """The version of the trained head."""
         return self._head.version
 
-    def classify(self, text: str, vector: np.ndarray) -> Classification:
+    def classify(self, text: str, vector: np.ndarray) -> TriageResult:
         """Classify a message whose vector the caller already computed (it is reused for retrieval)."""
         probabilities = self._head.probabilities(vector, [text])[0]
         best = int(np.argmax(probabilities))
         category = CATEGORIES[best]
         signals = detect_risk_signals(text)
-        return Classification(
+        found: set[Category] = {
+            c
+            for c, p in zip(CATEGORIES, probabilities, strict=True)
+            if p >= self._secondary_min_probability
+        }
+        found.update(_SIGNAL_INTENTS[s] for s in signals if s in _SIGNAL_INTENTS)
+        intent_vectors = self._clause_intents(text)
+        found.update(intent_vectors)
+        classification = Classification(
             category=category,
             confidence=round(float(probabilities[best]), 4),
             probabilities={c: round(float(p), 4) for c, p in zip(CATEGORIES, probabilities, strict=True)},
-            secondary_intents=self._secondary_intents(text, category, probabilities, signals),
+            # "other" is small talk and framing, never a second issue to answer.
+            secondary_intents=[c for c in CATEGORIES if c in found and c not in (category, "other")],
             risk_signals=signals,
             model_version=self._head.version,
             decided_by="local_classifier",
         )
+        return TriageResult(classification, intent_vectors if len(intent_vectors) > 1 else {})
 
-    def _secondary_intents(
-        self,
-        text: str,
-        primary: Category,
-        probabilities: np.ndarray,
-        signals: list[RiskSignal],
-    ) -> list[Category]:
-        found: set[Category] = {
-            c for c, p in zip(CATEGORIES, probabilities, strict=True) if p >= self._secondary_min_probability
-        }
-        found.update(_SIGNAL_INTENTS[s] for s in signals if s in _SIGNAL_INTENTS)
+    def _clause_intents(self, text: str) -> dict[Category, np.ndarray]:
+        """For each issue a confident clause carries, that clause's vector (the first such clause)."""
         clauses = split_clauses(text)
-        if len(clauses) > 1:
-            clause_probabilities = self._head.probabilities(self._embedder.embed(clauses), clauses)
-            for row in clause_probabilities:
-                if row.max() >= self._clause_min_confidence:
-                    found.add(CATEGORIES[int(np.argmax(row))])
-        # "other" is small talk and framing, never a second issue to answer.
-        return [c for c in CATEGORIES if c in found and c not in (primary, "other")]
+        if len(clauses) < 2:
+            return {}
+        vectors = self._embedder.embed(clauses)
+        found: dict[Category, np.ndarray] = {}
+        for row, clause_vector in zip(self._head.probabilities(vectors, clauses), vectors, strict=True):
+            category = CATEGORIES[int(np.argmax(row))]
+            if row.max() >= self._clause_min_confidence and category != "other":
+                found.setdefault(category, clause_vector)
+        return found

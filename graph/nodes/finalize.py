@@ -12,7 +12,7 @@ from graph.state import State
 
 
 def finalize(state: State, config: RunnableConfig) -> dict[str, Any]:
-    """Append the reply to the transcript and the outcome to the record; drop the turn's vector."""
+    """Append the reply to the transcript and the outcome to the record; drop the turn's vectors."""
     if state.response is None:
         raise ValueError("a turn reached finalize without a response")
     conversation_id = str(config.get("configurable", {}).get("thread_id", ""))
@@ -22,4 +22,5 @@ def finalize(state: State, config: RunnableConfig) -> dict[str, Any]:
         "messages": [AIMessage(content=state.response)],
         "outcomes": [outcome.model_dump(mode="json")],
         "vector": None,
+        "intent_vectors": {},
     }

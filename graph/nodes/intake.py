@@ -25,6 +25,7 @@ def intake(state: State) -> dict[str, Any]:
         "sent_passages": [] if reopening else state.sent_passages,
         "vector": None,
         "classification": None,
+        "intent_vectors": {},
         "route": None,
         "retrieved": [],
         "draft": None,

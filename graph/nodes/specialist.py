@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.specialists.extractive import Draft, RetrievedPassage, compose_answer, retrieve
-from agents.specialists.routing import DOMAIN_OF, SPECIALIST_FOR, Specialist
+from agents.specialists.routing import CATEGORY_OF, DOMAIN_OF, SPECIALIST_FOR, Specialist
 from graph.context import Context
 from graph.state import State
 from prompts import general as general_prompts
@@ -19,9 +19,10 @@ Next = Literal["escalate", "finalize"]
 SpecialistNode = Callable[[State, Runtime[Context]], Command[Next]]
 
 
-def _query_vector(state: State) -> np.ndarray:
-    """A follow-up is searched together with the message that opened its issue."""
-    current = np.asarray(state.vector, dtype=np.float32)
+def _query_vector(state: State, name: Specialist) -> np.ndarray:
+    """This specialist's part of the message; a follow-up together with the message that opened it."""
+    own = state.intent_vectors.get(CATEGORY_OF[name])
+    current = np.asarray(own if own is not None else state.vector, dtype=np.float32)
     route = state.route
     if not (route and route["follow_up"]) or state.topic_vector is None:
         return current
@@ -35,12 +36,12 @@ def _secondary_passages(state: State, runtime: Runtime[Context], name: Specialis
     classification = state.classification
     if classification is None or state.vector is None:
         return []
-    vector = np.asarray(state.vector, dtype=np.float32)
     found: list[RetrievedPassage] = []
     for intent in classification["secondary_intents"]:
         other = SPECIALIST_FOR[intent]
         if other in (name, "general"):
             continue
+        vector = np.asarray(state.intent_vectors.get(intent, state.vector), dtype=np.float32)
         found += retrieve(
             context.toolkit.knowledge, vector, DOMAIN_OF[other], 1, context.retrieval_max_distance
         )
@@ -54,7 +55,7 @@ def make_specialist(name: Specialist) -> SpecialistNode:
         context = runtime.context
         primary = retrieve(
             context.toolkit.knowledge,
-            _query_vector(state),
+            _query_vector(state, name),
             DOMAIN_OF[name],
             context.top_k,
             context.retrieval_max_distance,

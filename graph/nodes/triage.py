@@ -16,4 +16,8 @@ def triage(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if state.vector is None:
         raise ValueError("triage needs the vector that enrich computes")
     vector = np.asarray(state.vector, dtype=np.float32)
-    return {"classification": runtime.context.toolkit.classifier.classify(state.text, vector)}
+    result = runtime.context.toolkit.classifier.classify(state.text, vector)
+    return {
+        "classification": result.classification,
+        "intent_vectors": {c: v.tolist() for c, v in result.intent_vectors.items()},
+    }

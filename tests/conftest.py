@@ -1,0 +1,87 @@
+"""Shared fixtures: the real offline models, loaded once per session, and a fresh graph per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agents.toolkit import Toolkit
+from agents.triage.classifier import TriageClassifier
+from agents.triage.dataset import read_tickets
+from agents.triage.head import TriageHead
+from agents.triage.training import train_head
+from app.settings import DEFAULT_TRIAGE_MODEL, Settings
+from graph.builder import RouterGraph, compile_graph
+from graph.context import Context
+from knowledge.articles import DEFAULT_ARTICLES_DIR, load_articles
+from knowledge.embedding import MiniLMEmbedder
+from knowledge.store import KnowledgeBase, open_client
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DEV_SET = PROJECT_ROOT.parent / "shared" / "evals" / "dev.jsonl"
+TRAINING_EXAMPLES = PROJECT_ROOT / "agents" / "triage" / "examples.jsonl"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@pytest.fixture(scope="session")
+def head(embedder: MiniLMEmbedder, tmp_path_factory: pytest.TempPathFactory) -> TriageHead:
+    """The shipped head that `make` builds; trained here when pytest runs without make."""
+    if (DEFAULT_TRIAGE_MODEL / "manifest.json").is_file():
+        return TriageHead.load(DEFAULT_TRIAGE_MODEL)
+    trained = train_head(read_tickets(TRAINING_EXAMPLES), embedder)
+    trained.save(tmp_path_factory.mktemp("head"))
+    return trained
+
+
+@pytest.fixture(scope="session")
+def head_dir(head: TriageHead, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("head-copy")
+    head.save(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def index_dir(embedder: MiniLMEmbedder, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Chroma index of the shipped articles, built once per session."""
+    directory = tmp_path_factory.mktemp("chroma")
+    KnowledgeBase(open_client(directory), embedder).ingest(load_articles(DEFAULT_ARTICLES_DIR))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def toolkit(embedder: MiniLMEmbedder, head: TriageHead, index_dir: Path) -> Toolkit:
+    knowledge = KnowledgeBase(open_client(index_dir), embedder)
+    return Toolkit(embedder=embedder, classifier=TriageClassifier(head, embedder), knowledge=knowledge)
+
+
+@pytest.fixture
+def graph() -> RouterGraph:
+    """A compiled graph with its own fresh in-memory checkpointer."""
+    return compile_graph(InMemorySaver())
+
+
+@pytest.fixture
+def make_context(toolkit: Toolkit) -> Callable[..., Context]:
+    """Context from default settings, with per-test overrides."""
+
+    def make(**overrides: Any) -> Context:
+        settings = Settings().model_copy(update=overrides)
+        return settings.context(toolkit, overrides.get("customer_id"))
+
+    return make
+
+
+@pytest.fixture
+def settings(tmp_path: Path, head_dir: Path, index_dir: Path) -> Settings:
+    """Settings whose data dir is private to the test and whose models are the session's."""
+    return Settings(
+        data_dir=tmp_path / "data", triage_model=head_dir, index_dir_override=index_dir
+    )
