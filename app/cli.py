@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agents.specialists.routing import Specialist
 from agents.triage.dataset import DatasetError
 from agents.triage.head import HeadMissingError
 from agents.triage.training import TrainingError
@@ -23,12 +22,13 @@ from app.service import ConflictError, InputError, NotFoundError, open_service
 from app.settings import Settings
 from graph.outcome import TurnOutcome
 from graph.review import ReviewerDecision
-from graph.state import ReviewAction
 from knowledge.articles import ArticleError
 from knowledge.embedding import ModelFileError
 from knowledge.store import IndexMissingError
 
-cli = typer.Typer(help="support-router: route support tickets to specialists or humans.", no_args_is_help=True)
+cli = typer.Typer(
+    help="support-router: route support tickets to specialists or humans.", no_args_is_help=True
+)
 review_cli = typer.Typer(help="Work on escalated conversations.", no_args_is_help=True)
 triage_cli = typer.Typer(help="Train and check the triage classifier.", no_args_is_help=True)
 kb_cli = typer.Typer(help="Manage the knowledge index.", no_args_is_help=True)
@@ -251,7 +251,11 @@ def bench(
     table = Table("measurement", "n", "p50 ms", "p95 ms", "p99 ms", "turns/s")
     for name, row in numbers.items():
         table.add_row(
-            name, str(row["n"]), f"{row['p50']:.2f}", f"{row['p95']:.2f}", f"{row['p99']:.2f}",
+            name,
+            str(row["n"]),
+            f"{row['p50']:.2f}",
+            f"{row['p95']:.2f}",
+            f"{row['p99']:.2f}",
             f"{row['per_second']:.0f}",
         )
     out.print(table)
@@ -293,9 +297,7 @@ def triage_cross_validate(
     tickets = read_tickets(data)
     settings = Settings()
     with err.status(f"{folds}-fold cross-validation on {len(tickets)} tickets"):
-        report = cross_validate(
-            tickets, MiniLMEmbedder(), folds, threshold or settings.confidence_threshold
-        )
+        report = cross_validate(tickets, MiniLMEmbedder(), folds, threshold or settings.confidence_threshold)
     out.print_json(json.dumps(report))
 
 

@@ -18,7 +18,7 @@ from graph.builder import RouterGraph, compile_graph
 from graph.checkpointer import open_checkpointer
 from graph.outcome import TurnOutcome, build_outcome
 from graph.review import ReviewerDecision
-from graph.state import State
+from graph.state import InputState, State
 from knowledge.store import IndexMissingError
 from prompts import escalation as escalation_prompts
 
@@ -65,7 +65,7 @@ class RouterService:
             await self.store.add_waiting_message(pending.id, text)
             return await self._waiting_outcome(conversation_id, escalation_prompts.STILL_WAITING)
         context = self.settings.context(self.toolkit, customer_id)
-        await self.graph.ainvoke({"text": text}, _config(conversation_id), context=context)
+        await self.graph.ainvoke(InputState(text=text), _config(conversation_id), context=context)
         return await self._outcome_after_run(conversation_id, customer_id)
 
     async def resolve_review(self, review_id: str, decision: ReviewerDecision) -> TurnOutcome:
@@ -106,18 +106,14 @@ class RouterService:
             raise NotFoundError(f"no conversation {conversation_id}")
         return State(**snapshot.values)
 
-    async def _outcome_after_run(
-        self, conversation_id: str, customer_id: str | None
-    ) -> TurnOutcome:
+    async def _outcome_after_run(self, conversation_id: str, customer_id: str | None) -> TurnOutcome:
         snapshot = await self.graph.aget_state(_config(conversation_id))
         if snapshot.interrupts:
             await self._record_review(conversation_id, customer_id, snapshot.interrupts[0])
             return await self._waiting_outcome(conversation_id, escalation_prompts.HANDOFF_NOTICE)
         return TurnOutcome.model_validate(snapshot.values["outcomes"][-1])
 
-    async def _record_review(
-        self, conversation_id: str, customer_id: str | None, pause: Interrupt
-    ) -> None:
+    async def _record_review(self, conversation_id: str, customer_id: str | None, pause: Interrupt) -> None:
         payload: dict[str, Any] = dict(pause.value)
         await self.store.add_review(
             Review(

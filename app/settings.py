@@ -18,17 +18,11 @@ DEFAULT_TRIAGE_MODEL = PROJECT_ROOT / "build" / "triage-head"
 class Settings(BaseSettings):
     """Everything configurable; `SUPPORT_ROUTER_DATA_DIR=/srv/router` sets `data_dir`, and so on."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SUPPORT_ROUTER_", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="SUPPORT_ROUTER_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(default=Path("var"), description="Where everything the service writes lives.")
-    triage_model: Path = Field(
-        default=DEFAULT_TRIAGE_MODEL, description="Folder of the trained triage head."
-    )
-    articles_dir: Path = Field(
-        default=DEFAULT_ARTICLES_DIR, description="Help-centre articles to index."
-    )
+    triage_model: Path = Field(default=DEFAULT_TRIAGE_MODEL, description="Folder of the trained triage head.")
+    articles_dir: Path = Field(default=DEFAULT_ARTICLES_DIR, description="Help-centre articles to index.")
     index_dir_override: Path | None = Field(
         default=None,
         alias="SUPPORT_ROUTER_INDEX_DIR",

@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agents.toolkit import Toolkit
@@ -20,7 +22,7 @@ from evals.metrics import (
     unsafe_automation_rate,
 )
 from graph.builder import compile_graph
-from graph.state import State
+from graph.state import InputState, State
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,12 @@ async def evaluate(
     graph = compile_graph(InMemorySaver())
     predictions = []
     for number, ticket in enumerate(tickets, start=1):
-        config = {"configurable": {"thread_id": f"eval-{number}"}}
+        config: RunnableConfig = {"configurable": {"thread_id": f"eval-{number}"}}
         customer_id = getattr(ticket, "customer_id", None)
         started = time.perf_counter()
-        await graph.ainvoke({"text": ticket.text}, config, context=settings.context(toolkit, customer_id))
+        await graph.ainvoke(
+            InputState(text=ticket.text), config, context=settings.context(toolkit, customer_id)
+        )
         elapsed = (time.perf_counter() - started) * 1000
         snapshot = await graph.aget_state(config)
         predictions.append(_prediction(ticket, number, State(**snapshot.values), elapsed))
@@ -84,7 +88,7 @@ def _prediction(ticket: LabelledTicket, number: int, state: State, latency_ms: f
     )
 
 
-def summarize(predictions: Sequence[Prediction]) -> dict[str, object]:
+def summarize(predictions: Sequence[Prediction]) -> dict[str, Any]:
     """The metrics of a run."""
     must = [p.expect_escalation for p in predictions]
     escalated = [p.escalated for p in predictions]
@@ -97,7 +101,7 @@ def summarize(predictions: Sequence[Prediction]) -> dict[str, object]:
     }
 
 
-def write_report(predictions: Sequence[Prediction], report_dir: Path) -> dict[str, object]:
+def write_report(predictions: Sequence[Prediction], report_dir: Path) -> dict[str, Any]:
     """Write metrics.json and predictions.jsonl; return the metrics."""
     report_dir.mkdir(parents=True, exist_ok=True)
     metrics = summarize(predictions)

@@ -67,7 +67,7 @@ class _Entry:
 
 def _entries(article: Article) -> list[_Entry]:
     passages = article.passages()
-    common = {
+    common: dict[str, str | int] = {
         "article_id": article.id,
         "title": article.title,
         "url": article.url,
@@ -134,7 +134,7 @@ class KnowledgeBase:
         entries = [entry for article in articles for entry in _entries(article)]
         if not entries:
             return
-        vectors = []
+        vectors: list[Vector] = []
         for start in range(0, len(entries), EMBED_CHUNK):
             chunk = entries[start : start + EMBED_CHUNK]
             vectors.extend(self._embedder.embed([entry.embedded_text for entry in chunk]))

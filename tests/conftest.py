@@ -82,6 +82,4 @@ def make_context(toolkit: Toolkit) -> Callable[..., Context]:
 @pytest.fixture
 def settings(tmp_path: Path, head_dir: Path, index_dir: Path) -> Settings:
     """Settings whose data dir is private to the test and whose models are the session's."""
-    return Settings(
-        data_dir=tmp_path / "data", triage_model=head_dir, index_dir_override=index_dir
-    )
+    return Settings(data_dir=tmp_path / "data", triage_model=head_dir, index_dir_override=index_dir)

@@ -83,9 +83,7 @@ class TriageClassifier:
         category = CATEGORIES[best]
         signals = detect_risk_signals(text)
         found: set[Category] = {
-            c
-            for c, p in zip(CATEGORIES, probabilities, strict=True)
-            if p >= self._secondary_min_probability
+            c for c, p in zip(CATEGORIES, probabilities, strict=True) if p >= self._secondary_min_probability
         }
         found.update(_SIGNAL_INTENTS[s] for s in signals if s in _SIGNAL_INTENTS)
         intent_vectors = self._clause_intents(text)

@@ -61,7 +61,7 @@ def escalate(state: State, config: RunnableConfig) -> Command[Next]:
     if decision.action == "approve":
         if state.draft is None:
             raise ValueError("there is no draft to approve; reply, reroute or close instead")
-        sent = {
+        sent: dict[str, Any] = {
             "response": state.draft["text"],
             "citations": state.draft["citations"],
             "sent_passages": state.sent_passages + state.draft["passage_ids"],

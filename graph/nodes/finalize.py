@@ -7,7 +7,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 
-from graph.outcome import build_outcome
+from graph.outcome import TurnStatus, build_outcome
 from graph.state import State
 
 
@@ -16,7 +16,7 @@ def finalize(state: State, config: RunnableConfig) -> dict[str, Any]:
     if state.response is None:
         raise ValueError("a turn reached finalize without a response")
     conversation_id = str(config.get("configurable", {}).get("thread_id", ""))
-    status = "closed" if state.status == "closed" else "answered"
+    status: TurnStatus = "closed" if state.status == "closed" else "answered"
     outcome = build_outcome(state, conversation_id, status, state.response)
     return {
         "messages": [AIMessage(content=state.response)],

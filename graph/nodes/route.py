@@ -53,6 +53,7 @@ def route(state: State, runtime: Runtime[Context]) -> Command[Target]:
         raise ValueError("route needs triage's classification")
     target, follow_up = choose_specialist(classification, state.owner, context.new_issue_threshold)
     needs_human = human_needed(classification, follow_up, context.confidence_threshold)
+    goto: Target
     recent = state.handlers[-(context.loop_guard_window - 1) :] + [target]
     if switches(recent) > context.loop_guard_max_switches:
         needs_human, goto = "loop_guard", "escalate"

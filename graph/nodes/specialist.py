@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from langgraph.runtime import Runtime
@@ -16,7 +15,14 @@ from graph.state import State
 from prompts import general as general_prompts
 
 Next = Literal["escalate", "finalize"]
-SpecialistNode = Callable[[State, Runtime[Context]], Command[Next]]
+
+
+class SpecialistNode(Protocol):
+    """A specialist node as LangGraph calls it."""
+
+    __name__: str
+
+    def __call__(self, state: State, runtime: Runtime[Context]) -> Command[Next]: ...
 
 
 def _query_vector(state: State, name: Specialist) -> np.ndarray:
@@ -66,7 +72,7 @@ def make_specialist(name: Specialist) -> SpecialistNode:
         if draft is None and name == "general":
             draft = Draft(text=general_prompts.BOUNDARY, citations=[], passage_ids=[])
         reason = _escalation_reason(state, name, draft)
-        update = {
+        update: dict[str, Any] = {
             "retrieved": primary + secondary,
             "draft": draft,
             "escalation_reason": reason,

@@ -65,7 +65,9 @@ async def test_each_answering_specialist_replies_with_citations(
     assert outcome["versions"]["triage_model"].startswith("triage-head-")
 
 
-async def test_out_of_scope_gets_the_polite_boundary(graph: RouterGraph, make_context: ContextFactory) -> None:
+async def test_out_of_scope_gets_the_polite_boundary(
+    graph: RouterGraph, make_context: ContextFactory
+) -> None:
     result = await say(graph, "t", "what's the weather like in Paris tomorrow?", make_context())
     outcome = result["outcomes"][-1]
     assert outcome["category"] == "other"
@@ -77,13 +79,17 @@ async def test_out_of_scope_gets_the_polite_boundary(graph: RouterGraph, make_co
 async def test_refunds_always_stop_for_a_human_with_a_draft(
     graph: RouterGraph, make_context: ContextFactory
 ) -> None:
-    result = await say(graph, "t", "My order arrived broken, can I send it back and get a refund?", make_context())
+    result = await say(
+        graph, "t", "My order arrived broken, can I send it back and get a refund?", make_context()
+    )
     (pause,) = result["__interrupt__"]
     handoff = pause.value
     assert handoff["classification"]["category"] == "refund"
     assert handoff["draft"] and handoff["draft"]["citations"]
     assert all(c["article_id"].startswith("refunds-") for c in handoff["draft"]["citations"])
-    assert handoff["reason"].startswith("risk:refund_request") or handoff["reason"] == "refund_requires_approval"
+    assert (
+        handoff["reason"].startswith("risk:refund_request") or handoff["reason"] == "refund_requires_approval"
+    )
     assert handoff["transcript"][-1] == {"role": "customer", "text": handoff["text"]}
     snapshot = await graph.aget_state(config("t"))
     assert snapshot.next == ("escalate",)
@@ -157,7 +163,9 @@ async def test_follow_up_stays_with_the_specialist_and_says_something_new(
 async def test_a_clear_new_issue_changes_specialist(graph: RouterGraph, make_context: ContextFactory) -> None:
     context = make_context()
     await say(graph, "t", "My card was declined at the supermarket", context)
-    outcome = (await say(graph, "t", "How do I download the invoice for my Plus plan?", context))["outcomes"][-1]
+    outcome = (await say(graph, "t", "How do I download the invoice for my Plus plan?", context))["outcomes"][
+        -1
+    ]
     assert outcome["specialist"] == "billing"
     assert not outcome["follow_up"]
 
@@ -226,7 +234,9 @@ async def test_reviewer_closes_and_a_new_message_reopens(
 ) -> None:
     context = make_context()
     pause_id = await escalate_refund(graph, context)
-    resumed = await graph.ainvoke(Command(resume={pause_id: {"action": "close"}}), config("t"), context=context)
+    resumed = await graph.ainvoke(
+        Command(resume={pause_id: {"action": "close"}}), config("t"), context=context
+    )
     assert resumed["outcomes"][-1]["status"] == "closed"
     assert (await state_of(graph, "t")).status == "closed"
     reopened = (await say(graph, "t", "How much does the Premium plan cost?", context))["outcomes"][-1]
