@@ -69,7 +69,8 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
             if isinstance(error, ValidationError):
                 first = error.errors()[0]
                 message = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-            err.print(f"[red]error:[/red] {message}", highlight=False)
+            # typer.echo never wraps: the error stays on one line whatever the terminal width.
+            typer.echo(f"error: {message}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper

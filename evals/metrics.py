@@ -11,14 +11,15 @@ from agents.triage.dataset import CATEGORIES
 
 
 def classification_metrics(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, object]:
-    """Accuracy, macro-F1 and precision/recall/F1 per category."""
+    """Accuracy, macro-F1 (over categories present in gold or predictions) and per-category scores."""
+    present = [c for c in CATEGORIES if c in set(gold) | set(predicted)]
     precision, recall, f1, support = precision_recall_fscore_support(
         gold, predicted, labels=list(CATEGORIES), zero_division=0
     )
     return {
         "accuracy": round(float(accuracy_score(gold, predicted)), 4),
         "macro_f1": round(
-            float(f1_score(gold, predicted, labels=list(CATEGORIES), average="macro", zero_division=0)), 4
+            float(f1_score(gold, predicted, labels=present, average="macro", zero_division=0)), 4
         ),
         "per_category": {
             c: {

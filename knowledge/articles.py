@@ -74,6 +74,8 @@ def parse_article(path: Path) -> Article:
         meta = yaml.safe_load(match.group(1)) or {}
     except yaml.YAMLError as error:
         raise ArticleError(f"{path}: front matter is not valid YAML: {error}") from error
+    if not isinstance(meta, dict):
+        raise ArticleError(f"{path}: front matter must be key: value pairs")
     missing = [key for key in _REQUIRED_KEYS if not meta.get(key)]
     if missing:
         raise ArticleError(f"{path}: front matter lacks {', '.join(missing)}")
@@ -96,12 +98,13 @@ def load_articles(directory: Path) -> list[Article]:
     """Every `*.md` article below a folder, sorted by id; ids must be unique."""
     if not directory.is_dir():
         raise ArticleError(f"{directory}: no such folder of articles")
-    articles = [parse_article(path) for path in sorted(directory.rglob("*.md"))]
-    seen: dict[str, str] = {}
-    for article in articles:
-        if article.id in seen:
-            raise ArticleError(f"article id {article.id!r} is used twice")
-        seen[article.id] = article.url
+    articles: dict[str, Article] = {}
+    paths: dict[str, Path] = {}
+    for path in sorted(directory.rglob("*.md")):
+        article = parse_article(path)
+        if article.id in articles:
+            raise ArticleError(f"{path}: article id {article.id!r} is already used by {paths[article.id]}")
+        articles[article.id], paths[article.id] = article, path
     if not articles:
         raise ArticleError(f"{directory}: no *.md articles found")
-    return sorted(articles, key=lambda a: a.id)
+    return sorted(articles.values(), key=lambda a: a.id)

@@ -69,6 +69,8 @@ def sha256_of(path: Path) -> str:
 
 def verify_sha256(path: Path, expected: str) -> None:
     """Refuse a model file that is not byte-for-byte the pinned one."""
+    if not path.is_file():
+        raise ModelFileError(f"{path} is missing; expected the model file with sha256 {expected}")
     actual = sha256_of(path)
     if actual != expected:
         raise ModelFileError(f"{path} has sha256 {actual}, expected the pinned {expected}")

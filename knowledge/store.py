@@ -18,7 +18,7 @@ COLLECTION = "articles"
 ProgressCallback = Callable[[int, int], None]
 EMBED_CHUNK = 32
 # Bump when the entries written per article change, so `kb ingest` rebuilds them.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 
 
 class IndexMissingError(RuntimeError):
@@ -75,15 +75,15 @@ def _entries(article: Article) -> list[_Entry]:
         "content_hash": indexed_hash(article),
     }
 
-    def entry(entry_id: str, text: str, passage: Passage) -> _Entry:
-        meta = common | {"passage_id": passage.id, "index": passage.index}
+    def entry(entry_id: str, text: str, passage: Passage, kind: str) -> _Entry:
+        meta = common | {"passage_id": passage.id, "index": passage.index, "kind": kind}
         return _Entry(id=entry_id, embedded_text=text, passage=passage, metadata=meta)
 
     # A short question sits far from any long paragraph but close to the title that asks it; the
     # title entry answers with the first paragraph, where every article gives its key answer.
-    title = entry(f"{article.id}#title", article.title, passages[0])
+    title = entry(f"{article.id}#title", article.title, passages[0], "title")
     # The title says what a paragraph is about, which the paragraph alone often does not.
-    return [title] + [entry(p.id, f"{article.title}. {p.text}", p) for p in passages]
+    return [title] + [entry(p.id, f"{article.title}. {p.text}", p, "passage") for p in passages]
 
 
 def open_client(path: Path) -> ClientAPI:
@@ -104,8 +104,8 @@ class KnowledgeBase:
         )
 
     def count(self) -> int:
-        """How many passages are indexed."""
-        return self._collection.count()
+        """How many passages are indexed (title entries aside)."""
+        return len(self._collection.get(where={"kind": "passage"}, include=[])["ids"])
 
     def ingest(
         self, articles: Sequence[Article], on_progress: ProgressCallback | None = None
@@ -153,7 +153,7 @@ class KnowledgeBase:
         # Excluded passages and title entries are dropped after the query; asking for more keeps `k`.
         result = self._collection.query(
             query_embeddings=[vector],
-            n_results=2 * k + len(exclude),
+            n_results=2 * (k + len(exclude)),
             where={"domain": domain},
             include=["documents", "metadatas", "distances"],
         )

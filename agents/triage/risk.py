@@ -31,26 +31,32 @@ _PATTERNS: dict[RiskSignal, list[str]] = {
     ],
     "chargeback": [r"\bcharge ?backs?\b", r"\bdispute\b", r"\bdisputing\b"],
     "unrecognised_charge": [
-        rf"\b{_NOT} (?:recogni[sz]e|authori[sz]e|make|made|do|approve|set up|buy|order)\b.*"
-        rf"\b{_PAYMENT}",
-        rf"\b{_PAYMENT}\b.*\b{_NOT} (?:recogni[sz]e|authori[sz]e|make|made|approve|set up)\b",
+        rf"\b{_NOT} (?:recogni[sz]e|authori[sz]e|approve)\b.*\b{_PAYMENT}",
+        # "didn't make this payment", not "don't make many payments abroad"
+        rf"\b{_NOT} (?:make|made|do|set up|buy|order) (?:this|that|these|those|the|a|an)"
+        rf" (?:[\w.,€$£-]+ ){{0,3}}?{_PAYMENT}\b(?! before| yet)",
+        rf"\b{_PAYMENT}\b.*\b{_NOT} (?:recogni[sz]e|authori[sz]e|make|made|approve|set up|place|order)\b",
         rf"\b(?:unknown|unrecogni[sz]ed|unauthori[sz]ed|strange|suspicious|weird|random|mystery)"
         rf" (?:card )?{_PAYMENT}",
         rf"\b{_PAYMENT}\b.*\b(?:is|are|was|were|that'?s|that is|that are) not (?:mine|me)\b",
         r"\bnot mine\b",
         r"\bi (?:definitely |certainly )?(?:didn'?t|did not|never) do that\b",
         r"\bsomeone (?:else )?(?:used|is using|has used|charged|took|taken)\b",
-        r"\b(?:didn'?t|did not|never) (?:order|buy|purchase|place|sign(?:ed)? up for|subscribe)",
+        r"\b(?:didn'?t|did not|never) (?:order|buy|purchase|place|authori[sz]e|subscribe to)"
+        r" (?:anything|it|this|that|them|these|those)\b",
+        r"\bnever (?:signed|sign) up for\b",
         r"\b(?:can ?not|can'?t|unable to) identify\b",
-        r"\bnever (?:heard of|seen)\b",
+        r"\bnever (?:heard of|seen) (?:this|that|the|these|those) (?:company|merchant|shop|store|name|"
+        r"business|payments?|charges?|transactions?)\b",
+        r"\b(?:company|merchant|shop|business) i(?:'ve| have)? never heard of\b",
         r"\bcontest (?:a|the|this|that) (?:payment|charge|transaction)",
     ],
     "duplicate_charge": [
         r"\b(?:charged|billed|debited|taken|deducted|paid|payment|showing|appears|shows|went through)"
-        r" (?:me )?(?:twice|two times|2 times|three times|double)\b",
+        r" (?:me )?(?:twice|two times|2 times|three times|double)\b(?! a (?:day|week|month|year))",
         r"\bdouble[- ]?(?:charged|charge|billed|billing|payment|debit)",
         r"\bduplicate (?:charge|payment|transaction|debit)s?\b",
-        r"\bcharged (?:me )?(?:for the same|again for)\b",
+        r"\bcharged (?:me )?for the same\b",
         r"\b(?:shows?|showing|appears?|charged|taken|debited) (?:up )?(?:2|3)x\b",
         r"\bcharged (?:me )?(?:two|2|three|3|four|4) times\b",
         r"\b(?:two|2|three|3) (?:charges|payments|debits|transactions) for (?:one|1|a single|the same)\b",
@@ -66,14 +72,15 @@ _PATTERNS: dict[RiskSignal, list[str]] = {
         r"\b(?:account|card) (?:was |has been )?(?:taken over|compromised)\b",
         r"\bwasn'?t me\b",
         r"\b(?:someone|somebody) (?:is |was )?in my account\b",
-        r"\b(?:login|log-in|sign-in|signin)s?(?: notifications?| attempts?| alerts?)? from\b"
-        r".*\b(?:another|other|different|unknown|strange)\b",
+        r"\b(?:logins|log-ins|sign-ins|(?:login|log-in|sign-in) (?:notifications?|attempts?|alerts?))\b"
+        r".*\bfrom\b.*\b(?:another|other|different|unknown|strange)\b",
         r"\b(?:device|login|log-in|sign-in)s? (?:that )?i (?:don'?t|do not) recogni[sz]e\b",
         r"\bpretending to be\b",
         r"\bnew (?:device|phone|login)\b.*\b(?:don'?t|do not) recogni[sz]e\b",
         r"\blogin notification from\b",
         r"\bsomeone (?:knows|has|got|stole) my (?:password|pin|passcode|login)\b",
-        r"\b(?:has|have|got) my (?:login|password|pin|passcode|card details)\b",
+        r"\b(?:my ex|he|she|they|someone|somebody) (?:has|have|got|knows) my "
+        r"(?:login|password|pin|passcode|card details)",
     ],
     "legal_threat": [
         r"\blawyers?\b",
@@ -88,9 +95,12 @@ _PATTERNS: dict[RiskSignal, list[str]] = {
         r"\bconsumer protection\b",
     ],
     "human_request": [
-        r"\b(?:speak|talk|chat|connect|transfer|put) (?:me )?(?:to|with|through to) (?:a |an |your |some )?"
+        r"\b(?:speak|talk|chat) (?:to|with) (?:a |an |your |some )?(?:real |live |actual )?"
+        r"(?:human|person|agent|representative|rep|operator|manager|supervisor|someone|somebody|people|"
+        r"staff|employee)\b",
+        r"\b(?:connect|transfer|put|pass) me (?:to|with|through to|on to) (?:a |an |your |some )?"
         r"(?:real |live |actual )?(?:human|person|agent|representative|rep|operator|manager|supervisor|"
-        r"someone|somebody|people|staff|employee)\b",
+        r"someone|somebody|staff|employee)\b",
         r"\bhuman (?:agent|please|support|help|to answer)\b",
         r"\b(?:need|want|get) (?:a |an |to )?(?:speak to |talk to )?(?:a |an )?"
         r"(?:human|agent|representative|operator|real person)\b",
@@ -111,8 +121,7 @@ _PATTERNS: dict[RiskSignal, list[str]] = {
         r"\bbullshit\b",
         r"\bshut up\b",
         r"\bscrew you\b",
-        r"\bidiots?\b",
-        r"\bmorons?\b",
+        r"\b(?:you|bunch of|such|what) (?:an? )?(?:idiots?|morons?)\b",
     ],
     "strong_frustration": [
         r"\bfurious\b",
@@ -124,7 +133,7 @@ _PATTERNS: dict[RiskSignal, list[str]] = {
         r"\bsick (?:and tired )?of\b",
         r"\b(?:third|fourth|fifth|3rd|4th|5th) time\b",
         r"\bworst (?:service|company|app|bank|experience)\b",
-        r"\bangry\b",
+        r"(?<!not )(?<!n't )\bangry\b",
         r"\bfor (?:weeks|days|hours) now\b",
         r"\bthis is a (?:joke|disgrace|scandal)\b",
         r"\b(?:going|go) to the (?:press|media|newspapers?)\b",
