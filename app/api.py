@@ -1,23 +1,35 @@
-"""The FastAPI application: models and stores opened once in the lifespan."""
+"""The FastAPI application: models, checkpointer and store opened once in the lifespan."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from agents.toolkit import Toolkit
-from app.routes import health, route
-from app.service import ConflictError, InputError, NotFoundError, open_service
+from app.auth import Authenticate
+from app.errors import install_error_handlers
+from app.limits import BodySizeLimit, KeyRateLimiter
+from app.routes import conversations, health, keys, reviews
+from app.service import RouterService, open_service
 from app.settings import Settings
 
-_STATUS_OF: dict[type[Exception], int] = {
-    InputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
-    NotFoundError: status.HTTP_404_NOT_FOUND,
-    ConflictError: status.HTTP_409_CONFLICT,
-}
+log = logging.getLogger("support_router")
+
+
+async def ensure_first_admin_key(service: RouterService) -> None:
+    """On a store with no keys at all, issue an admin key and print it, this once."""
+    if await service.store.keys.count():
+        return
+    issued = await service.store.keys.create("admin", "first admin (created on first run)")
+    print(
+        f"\nsupport-router: created the first admin API key (shown once, store it now):\n  {issued.secret}\n",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def create_app(settings: Settings | None = None, toolkit: Toolkit | None = None) -> FastAPI:
@@ -27,16 +39,21 @@ def create_app(settings: Settings | None = None, toolkit: Toolkit | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_service(settings, toolkit) as service:
+            await ensure_first_admin_key(service)
             app.state.service = service
+            app.state.rate_limiter = KeyRateLimiter(settings.rate_limit)
             yield
 
-    app = FastAPI(title="support-router", version="0.1.0", lifespan=lifespan)
-    app.include_router(route.router)
-    app.include_router(health.router)
-
-    async def domain_error(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse(status_code=_STATUS_OF[type(error)], content={"detail": str(error)})
-
-    for error_type in _STATUS_OF:
-        app.add_exception_handler(error_type, domain_error)
+    app = FastAPI(
+        title="support-router",
+        version="0.1.0",
+        summary="Routes support tickets to specialist agents or human reviewers.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(Authenticate)
+    # Added last, so it runs first: a declared oversize body is refused before anything else.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    for router in (conversations.router, reviews.router, keys.router, health.router):
+        app.include_router(router)
     return app

@@ -18,7 +18,7 @@ from rich.table import Table
 from agents.triage.dataset import DatasetError
 from agents.triage.head import HeadMissingError
 from agents.triage.training import TrainingError
-from app.service import ConflictError, InputError, NotFoundError, open_service
+from app.service import LOCAL_ADMIN, ConflictError, InputError, NotFoundError, open_service
 from app.settings import Settings
 from graph.outcome import TurnOutcome
 from graph.review import ReviewerDecision
@@ -32,9 +32,11 @@ cli = typer.Typer(
 review_cli = typer.Typer(help="Work on escalated conversations.", no_args_is_help=True)
 triage_cli = typer.Typer(help="Train and check the triage classifier.", no_args_is_help=True)
 kb_cli = typer.Typer(help="Manage the knowledge index.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Issue and revoke API keys.", no_args_is_help=True)
 cli.add_typer(review_cli, name="review")
 cli.add_typer(triage_cli, name="triage")
 cli.add_typer(kb_cli, name="kb")
+cli.add_typer(keys_cli, name="keys")
 
 out = Console()
 err = Console(stderr=True)
@@ -145,9 +147,11 @@ def route(
 
     async def go() -> TurnOutcome:
         async with open_service(settings_with(triage_model)) as service:
-            if conversation is not None:
-                await service.conversation_state(conversation)  # unknown ids fail clearly
-            return await service.run_turn(text, conversation, customer)
+            conversation_id = conversation
+            if conversation_id is None:
+                created = await service.create_conversation(LOCAL_ADMIN, customer, channel="api")
+                conversation_id = created.id
+            return await service.post_message(LOCAL_ADMIN, conversation_id, text)
 
     print_outcome(run(go()), as_json)
 
@@ -198,7 +202,7 @@ def review_resolve(
 ) -> None:
     """Resume an escalated conversation with a decision."""
     decision = ReviewerDecision.model_validate(
-        {"action": action, "text": text, "target": target, "reviewer": reviewer}
+        {"action": action, "text": text, "target": target, "reviewer": reviewer or "local"}
     )
 
     async def go() -> TurnOutcome:
@@ -265,6 +269,25 @@ def bench(
         report.write_text(json.dumps(numbers, indent=2) + "\n")
 
 
+@cli.command()
+@user_errors
+def load(
+    widgets: int = typer.Option(16, "--widgets", min=1, max=256, help="Concurrent simulated widgets."),
+    messages: int = typer.Option(20, "--messages", min=1, max=1000, help="Messages each widget sends."),
+    report: Path | None = typer.Option(None, "--report", help="Also write the numbers as JSON here."),
+    triage_model: Path | None = TRIAGE_MODEL,
+) -> None:
+    """Load a fresh server on loopback with simulated widgets; report throughput, latency, losses."""
+    from evals.load import run_load
+
+    with err.status(f"{widgets} widgets × {messages} messages against a server on 127.0.0.1"):
+        numbers = run(run_load(settings_with(triage_model), widgets, messages))
+    out.print_json(json.dumps(numbers))
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(numbers, indent=2) + "\n")
+
+
 @triage_cli.command("train")
 @user_errors
 def triage_train(
@@ -323,6 +346,45 @@ def kb_ingest(
         f"{report.unchanged} unchanged; {report.passages} passages in {settings.index_dir}",
         highlight=False,
     )
+
+
+@keys_cli.command("create")
+@user_errors
+def keys_create(
+    role: str = typer.Option(..., "--role", help="widget | reviewer | admin"),
+    name: str = typer.Option("", "--name", help="Who or what will use the key."),
+) -> None:
+    """Issue an API key and print it; it is shown this once."""
+    from app.store.keys import ROLES
+    from app.store.store import open_store
+
+    if role not in ROLES:
+        raise InputError(f"--role must be one of {', '.join(ROLES)}")
+
+    async def go() -> str:
+        settings = Settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        async with open_store(settings.store_url) as store:
+            issued = await store.keys.create(role, name or f"{role} key")
+            return issued.secret
+
+    typer.echo(run(go()))
+
+
+@keys_cli.command("revoke")
+@user_errors
+def keys_revoke(key_id: str = typer.Argument(..., help="The key's id (the part after `sr_`).")) -> None:
+    """Revoke a key at once."""
+    from app.store.store import open_store
+
+    async def go() -> bool:
+        settings = Settings()
+        async with open_store(settings.store_url) as store:
+            return await store.keys.revoke(key_id)
+
+    if not run(go()):
+        raise NotFoundError(f"no active key {key_id}")
+    typer.echo(f"revoked {key_id}")
 
 
 def main() -> None:

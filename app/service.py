@@ -1,19 +1,27 @@
-"""The router service: runs turns through the graph and turns escalations into reviews and back."""
+"""The router service: conversations, turns, reviews; one turn at a time per conversation."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Interrupt
 
 from agents.toolkit import Toolkit
+from app.events import EventHub, LiveEvent
+from app.metrics import RouterMetrics
 from app.settings import Settings
-from app.store import AppStore, Review, open_store
+from app.store.keys import Principal
+from app.store.models import Conversation, Message, Review
+from app.store.store import AppStore, open_store
+from app.turns import TurnRunner, thread_config
 from graph.builder import RouterGraph, compile_graph
 from graph.checkpointer import open_checkpointer
 from graph.outcome import TurnOutcome, build_outcome
@@ -23,6 +31,8 @@ from knowledge.store import IndexMissingError
 from prompts import escalation as escalation_prompts
 
 MAX_MESSAGE_CHARS = 4000
+LOCAL_ADMIN = Principal(key_id="local", role="admin", name="local command line")
+log = logging.getLogger("support_router")
 
 
 class InputError(ValueError):
@@ -30,118 +40,332 @@ class InputError(ValueError):
 
 
 class NotFoundError(LookupError):
-    """No such conversation or review."""
+    """No such conversation or review (or not one this caller may see)."""
 
 
 class ConflictError(RuntimeError):
-    """The request conflicts with the current state (a stale or repeated decision)."""
+    """The request conflicts with the current state (a stale, claimed or repeated decision)."""
 
 
-def _config(conversation_id: str) -> RunnableConfig:
-    return {"configurable": {"thread_id": conversation_id}}
+@dataclass(frozen=True)
+class ConversationView:
+    """A conversation with its transcript, as the API returns it."""
+
+    conversation: Conversation
+    messages: list[Message]
+
+
+@dataclass
+class ConversationLocks:
+    """One lock per conversation: turns of one conversation run one after another, in arrival order."""
+
+    _locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    _users: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @asynccontextmanager
+    async def hold(self, conversation_id: str) -> AsyncIterator[None]:
+        """Wait for the conversation's earlier turns (asyncio.Lock is FIFO), then run."""
+        self._users[conversation_id] += 1
+        try:
+            async with self._locks[conversation_id]:
+                yield
+        finally:
+            self._users[conversation_id] -= 1
+            if not self._users[conversation_id]:
+                del self._users[conversation_id], self._locks[conversation_id]
 
 
 @dataclass
 class RouterService:
-    """One turn at a time through the compiled graph, with reviews in the app store."""
+    """Everything the HTTP API and the CLI do, over the graph and the app store."""
 
     graph: RouterGraph
     toolkit: Toolkit
     settings: Settings
     store: AppStore
+    hub: EventHub
+    metrics: RouterMetrics
+    locks: ConversationLocks = field(default_factory=ConversationLocks)
 
-    async def run_turn(
-        self, text: str, conversation_id: str | None = None, customer_id: str | None = None
-    ) -> TurnOutcome:
-        """Route one customer message; a conversation waiting for a person keeps it for them."""
+    @property
+    def runner(self) -> TurnRunner:
+        return TurnRunner(self.graph, self.hub, self.metrics)
+
+    # Conversations ---------------------------------------------------------------------------
+
+    async def create_conversation(
+        self,
+        principal: Principal,
+        customer_id: str | None = None,
+        channel: str = "chat",
+        metadata: dict[str, Any] | None = None,
+    ) -> Conversation:
+        """A new, empty conversation owned by the caller's key."""
+        conversation = Conversation(
+            id=uuid.uuid4().hex,
+            customer_id=customer_id,
+            channel=channel,
+            meta=metadata or {},
+            created_by=principal.key_id,
+            status="active",
+            owner=None,
+            turns=0,
+        )
+        return await self.store.conversations.create(conversation)
+
+    async def conversation(self, principal: Principal, conversation_id: str) -> Conversation:
+        """A conversation the caller may see; others do not exist for them."""
+        conversation = await self.store.conversations.get(conversation_id)
+        if conversation is None or (
+            principal.role == "widget" and conversation.created_by != principal.key_id
+        ):
+            raise NotFoundError(f"no conversation {conversation_id}")
+        return conversation
+
+    async def view(self, principal: Principal, conversation_id: str) -> ConversationView:
+        """The conversation with its transcript."""
+        conversation = await self.conversation(principal, conversation_id)
+        return ConversationView(conversation, await self.store.conversations.messages(conversation_id))
+
+    async def post_message(self, principal: Principal, conversation_id: str, text: str) -> TurnOutcome:
+        """Run one customer turn; while a person has the conversation the message is kept for them."""
         text = text.strip()
         if not text:
             raise InputError("the message is empty")
         if len(text) > MAX_MESSAGE_CHARS:
             raise InputError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
-        conversation_id = conversation_id or uuid.uuid4().hex
-        pending = await self.store.pending_for(conversation_id)
-        if pending is not None:
-            await self.store.add_waiting_message(pending.id, text)
-            return await self._waiting_outcome(conversation_id, escalation_prompts.STILL_WAITING)
-        context = self.settings.context(self.toolkit, customer_id)
-        await self.graph.ainvoke(InputState(text=text), _config(conversation_id), context=context)
-        return await self._outcome_after_run(conversation_id, customer_id)
-
-    async def resolve_review(self, review_id: str, decision: ReviewerDecision) -> TurnOutcome:
-        """Resume the paused conversation with a reviewer's decision, exactly once."""
-        review = await self.store.get_review(review_id)
-        if review is None:
-            raise NotFoundError(f"no review {review_id}")
-        if review.status != "pending":
-            raise ConflictError(f"review {review_id} is already {review.status}")
-        snapshot = await self.graph.aget_state(_config(review.conversation_id))
-        if review_id not in {i.id for i in snapshot.interrupts}:
-            raise ConflictError(f"review {review_id} no longer matches the conversation's pause")
-        if decision.action == "approve" and not review.payload.get("draft"):
-            raise InputError("there is no draft to approve; reply, reroute or close instead")
-        if not await self.store.start_resolving(review_id):
-            raise ConflictError(f"review {review_id} is being resolved by someone else")
-        try:
-            context = self.settings.context(self.toolkit, review.customer_id)
-            await self.graph.ainvoke(
-                Command(resume={review_id: decision.model_dump()}),
-                _config(review.conversation_id),
-                context=context,
+        async with self.locks.hold(conversation_id):
+            conversation = await self.conversation(principal, conversation_id)
+            if conversation.status == "waiting_for_human":
+                review = await self.store.reviews.open_for(conversation_id)
+                if review is not None:
+                    return await self._hold_for_reviewer(conversation, review, text)
+            message = Message(
+                conversation_id=conversation_id, role="customer", text=text, turn=conversation.turns + 1
             )
-        except BaseException:
-            await self.store.finish_resolving(review_id, None)
-            raise
-        await self.store.finish_resolving(review_id, decision.model_dump())
-        return await self._outcome_after_run(review.conversation_id, review.customer_id)
+            await self._record(conversation_id, [message], [("message", {"role": "customer", "text": text})])
+            return await self._run_turn(conversation, message)
+
+    async def _run_turn(self, conversation: Conversation, message: Message) -> TurnOutcome:
+        started = time.perf_counter()
+        context = self.settings.context(self.toolkit, conversation.customer_id)
+        await self.runner.run(conversation.id, InputState(text=message.text), context)
+        self.metrics.turn_seconds.observe(time.perf_counter() - started)
+        return await self._settle(conversation, message.id, None)
+
+    async def _hold_for_reviewer(self, conversation: Conversation, review: Review, text: str) -> TurnOutcome:
+        message = Message(
+            conversation_id=conversation.id, role="customer", text=text, turn=conversation.turns, state="held"
+        )
+        await self.store.reviews.add_waiting_message(review.id, text)
+        held = {"role": "customer", "text": text, "held": True}
+        await self._record(conversation.id, [message], [("message", held)])
+        return await self._waiting_outcome(conversation.id, escalation_prompts.STILL_WAITING)
+
+    # Reviews ---------------------------------------------------------------------------------
 
     async def list_reviews(self, status: str = "pending") -> list[Review]:
         """Reviews in one status, oldest first."""
-        return await self.store.list_reviews(status)
+        return await self.store.reviews.in_status(status)  # type: ignore[arg-type]
 
-    async def conversation_state(self, conversation_id: str) -> State:
-        """The checkpointed state of a conversation."""
-        snapshot = await self.graph.aget_state(_config(conversation_id))
-        if not snapshot.values:
-            raise NotFoundError(f"no conversation {conversation_id}")
-        return State(**snapshot.values)
+    async def review(self, review_id: str) -> Review:
+        """One review, or NotFoundError."""
+        review = await self.store.reviews.get(review_id)
+        if review is None:
+            raise NotFoundError(f"no review {review_id}")
+        return review
 
-    async def _outcome_after_run(self, conversation_id: str, customer_id: str | None) -> TurnOutcome:
-        snapshot = await self.graph.aget_state(_config(conversation_id))
-        if snapshot.interrupts:
-            await self._record_review(conversation_id, customer_id, snapshot.interrupts[0])
-            return await self._waiting_outcome(conversation_id, escalation_prompts.HANDOFF_NOTICE)
-        return TurnOutcome.model_validate(snapshot.values["outcomes"][-1])
+    async def claim_review(self, review_id: str, reviewer: str) -> Review:
+        """Assign a pending review to `reviewer`; someone else's claim is a conflict."""
+        review = await self.review(review_id)
+        if review.status != "pending":
+            raise ConflictError(f"review {review_id} is already {review.status}")
+        if not await self.store.reviews.claim(review_id, reviewer):
+            raise ConflictError(f"review {review_id} is claimed by {review.claimed_by}")
+        await self._durable(
+            review.conversation_id, "review_claimed", {"review_id": review_id, "reviewer": reviewer}
+        )
+        return await self.review(review_id)
 
-    async def _record_review(self, conversation_id: str, customer_id: str | None, pause: Interrupt) -> None:
-        payload: dict[str, Any] = dict(pause.value)
-        await self.store.add_review(
-            Review(
-                id=pause.id,
-                conversation_id=conversation_id,
-                customer_id=customer_id or payload.get("customer_id"),
-                turn=int(payload["turn"]),
-                reason=str(payload["reason"]),
-                payload=payload,
-                waiting_messages=[],
+    async def resolve_review(self, review_id: str, decision: ReviewerDecision) -> TurnOutcome:
+        """Resume the paused conversation with a reviewer's decision, exactly once."""
+        review = await self.review(review_id)
+        reviewer = decision.reviewer or "reviewer"
+        async with self.locks.hold(review.conversation_id):
+            review = await self.review(review_id)
+            if review.status != "pending":
+                raise ConflictError(f"review {review_id} is already {review.status}")
+            if review.claimed_by not in (None, reviewer):
+                raise ConflictError(f"review {review_id} is claimed by {review.claimed_by}")
+            snapshot = await self.graph.aget_state(thread_config(review.conversation_id))
+            if review_id not in {i.id for i in snapshot.interrupts}:
+                raise ConflictError(f"review {review_id} no longer matches the conversation's pause")
+            if decision.action == "approve" and not review.payload.get("draft"):
+                raise InputError("there is no draft to approve; reply, reroute or close instead")
+            if not await self.store.reviews.start_resolving(review_id, reviewer):
+                raise ConflictError(f"review {review_id} is being resolved by someone else")
+            conversation = await self.store.conversations.get(review.conversation_id)
+            assert conversation is not None  # reviews reference their conversation
+            try:
+                context = self.settings.context(self.toolkit, review.customer_id)
+                resume: Command[Any] = Command(resume={review_id: decision.model_dump()})
+                await self.runner.run(review.conversation_id, resume, context)
+            except BaseException:
+                await self.store.reviews.finish_resolving(review_id, None)
+                raise
+            await self.store.reviews.finish_resolving(review_id, decision.model_dump())
+            await self._durable(
+                review.conversation_id, "review_resolved", {"review_id": review_id, "action": decision.action}
             )
+            return await self._settle(conversation, None, decision)
+
+    # Recovery --------------------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Finish turns a crash cut short: every accepted message is answered or handed off."""
+        recovered = 0
+        for message in await self.store.conversations.unprocessed():
+            conversation = await self.store.conversations.get(message.conversation_id)
+            if conversation is None:
+                continue
+            async with self.locks.hold(conversation.id):
+                snapshot = await self.graph.aget_state(thread_config(conversation.id))
+                ran = snapshot.values and State(**snapshot.values).turn >= message.turn
+                if ran:
+                    await self._settle(conversation, message.id, None)
+                else:
+                    await self._run_turn(conversation, message)
+            recovered += 1
+        return recovered
+
+    # After a run -----------------------------------------------------------------------------
+
+    async def _settle(
+        self, conversation: Conversation, message_id: int | None, decision: ReviewerDecision | None
+    ) -> TurnOutcome:
+        """Record what the run left in the checkpoint (a handoff, or a finished turn) in one go."""
+        snapshot = await self.graph.aget_state(thread_config(conversation.id))
+        state = State(**snapshot.values)
+        if snapshot.interrupts:
+            return await self._hand_off(conversation, state, snapshot.interrupts[0], message_id)
+        outcome = TurnOutcome.model_validate(state.outcomes[-1])
+        role = "reviewer" if decision and decision.action == "reply" else "assistant"
+        status = "closed" if outcome.status == "closed" else "active"
+        reply = self._reply(conversation.id, outcome, role, decision.reviewer if decision else None)
+        await self._record(
+            conversation.id,
+            [reply],
+            [_message_event(role, outcome), ("status", {"status": status, "owner": outcome.specialist})],
+            message_states={message_id: "answered"} if message_id is not None else None,
+            status=status,
+            owner=outcome.specialist,
+            turns=outcome.turn,
+        )
+        self.metrics.turns.labels(outcome.status).inc()
+        if decision is not None:
+            self.metrics.review_queue.set(await self.store.reviews.count_pending())
+        return outcome
+
+    async def _hand_off(
+        self, conversation: Conversation, state: State, pause: Interrupt, message_id: int | None
+    ) -> TurnOutcome:
+        payload: dict[str, Any] = dict(pause.value)
+        review = Review(
+            id=pause.id,
+            conversation_id=conversation.id,
+            customer_id=conversation.customer_id,
+            turn=int(payload["turn"]),
+            reason=str(payload["reason"]),
+            payload=payload,
+            waiting_messages=[],
+        )
+        outcome = build_outcome(
+            replace(state, path=[*state.path, "escalate"]),
+            conversation.id,
+            "waiting_for_human",
+            escalation_prompts.HANDOFF_NOTICE,
+        )
+        await self._record(
+            conversation.id,
+            [self._reply(conversation.id, outcome, "assistant", None)],
+            [
+                ("escalated", {"review_id": pause.id, "reason": payload["reason"]}),
+                _message_event("assistant", outcome),
+                ("status", {"status": "waiting_for_human", "owner": "reviewer"}),
+            ],
+            review=review,
+            message_states={message_id: "handed_off"} if message_id is not None else None,
+            status="waiting_for_human",
+            owner="reviewer",
+            turns=outcome.turn,
+        )
+        for reason in payload["reason"].removeprefix("risk:").split(","):
+            self.metrics.escalations.labels(reason).inc()
+        self.metrics.turns.labels("waiting_for_human").inc()
+        self.metrics.review_queue.set(await self.store.reviews.count_pending())
+        return outcome
+
+    @staticmethod
+    def _reply(conversation_id: str, outcome: TurnOutcome, role: str, author: str | None) -> Message:
+        return Message(
+            conversation_id=conversation_id,
+            role=role,
+            text=outcome.response,
+            turn=outcome.turn,
+            state="sent",
+            author=author,
+            outcome=outcome.model_dump(mode="json"),
         )
 
     async def _waiting_outcome(self, conversation_id: str, response: str) -> TurnOutcome:
-        state = await self.conversation_state(conversation_id)
+        snapshot = await self.graph.aget_state(thread_config(conversation_id))
+        state = State(**snapshot.values)
         paused = replace(state, path=[*state.path, "escalate"])
         return build_outcome(paused, conversation_id, "waiting_for_human", response)
+
+    async def _record(
+        self,
+        conversation_id: str,
+        messages: list[Message],
+        events: list[tuple[str, dict[str, Any]]],
+        **values: Any,
+    ) -> None:
+        """Store messages, events and conversation changes together, then tell the live streams."""
+        for event in await self.store.conversations.record(conversation_id, messages, events, **values):
+            self.hub.publish(conversation_id, LiveEvent(event.type, event.data, event.id))
+
+    async def _durable(self, conversation_id: str, type_: str, data: dict[str, Any]) -> None:
+        """Store one event for replay, then hand it to the live streams."""
+        await self._record(conversation_id, [], [(type_, data)])
+
+
+def _message_event(role: str, outcome: TurnOutcome) -> tuple[str, dict[str, Any]]:
+    return "message", {"role": role, "text": outcome.response, "outcome": outcome.model_dump(mode="json")}
 
 
 @asynccontextmanager
 async def open_service(settings: Settings, toolkit: Toolkit | None = None) -> AsyncIterator[RouterService]:
-    """Load the models, open the checkpointer and the store, and serve until the block ends."""
+    """Load the models, open the checkpointer and the store, recover cut-short turns, serve."""
     toolkit = toolkit or Toolkit.load(settings.triage_model, settings.index_dir)
     if toolkit.knowledge.count() == 0:
         raise IndexMissingError(
             f"the knowledge index in {settings.index_dir} is empty; run `support-router kb ingest`"
         )
-    async with open_checkpointer(settings.data_dir) as checkpointer, open_store(settings.data_dir) as store:
-        yield RouterService(
-            graph=compile_graph(checkpointer), toolkit=toolkit, settings=settings, store=store
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with (
+        open_checkpointer(settings.data_dir) as checkpointer,
+        open_store(settings.store_url) as store,
+    ):
+        service = RouterService(
+            graph=compile_graph(checkpointer),
+            toolkit=toolkit,
+            settings=settings,
+            store=store,
+            hub=EventHub(),
+            metrics=RouterMetrics(),
         )
+        recovered = await service.recover()
+        if recovered:
+            log.warning("finished %d turn(s) that a previous run left unprocessed", recovered)
+        service.metrics.review_queue.set(await store.reviews.count_pending())
+        yield service

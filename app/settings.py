@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.toolkit import Toolkit
+from app.store.database import default_url
 from graph.context import Context
 from knowledge.articles import DEFAULT_ARTICLES_DIR
 
@@ -18,7 +19,9 @@ DEFAULT_TRIAGE_MODEL = PROJECT_ROOT / "build" / "triage-head"
 class Settings(BaseSettings):
     """Everything configurable; `SUPPORT_ROUTER_DATA_DIR=/srv/router` sets `data_dir`, and so on."""
 
-    model_config = SettingsConfigDict(env_prefix="SUPPORT_ROUTER_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORT_ROUTER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     data_dir: Path = Field(default=Path("var"), description="Where everything the service writes lives.")
     triage_model: Path = Field(default=DEFAULT_TRIAGE_MODEL, description="Folder of the trained triage head.")
@@ -28,6 +31,14 @@ class Settings(BaseSettings):
         alias="SUPPORT_ROUTER_INDEX_DIR",
         description="The Chroma directory, when it is not `data_dir/chroma`.",
     )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL of the app store; default SQLite under the data dir.",
+    )
+    rate_limit: str = Field(
+        default="50/second;1000/minute", description="Per-key request limit (limits' notation)."
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     host: str = "127.0.0.1"
     port: int = 8000
     confidence_threshold: float = Field(default=0.5, ge=0, le=1)
@@ -41,6 +52,11 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """The persistent Chroma directory."""
         return self.index_dir_override or self.data_dir / "chroma"
+
+    @property
+    def store_url(self) -> str:
+        """Where the app store lives."""
+        return self.database_url or default_url(self.data_dir)
 
     def context(self, toolkit: Toolkit, customer_id: str | None = None) -> Context:
         """The run context of one turn."""

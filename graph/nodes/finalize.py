@@ -5,17 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import AIMessage
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
 
+from graph.context import Context
 from graph.outcome import TurnStatus, build_outcome
 from graph.state import State
 
 
-def finalize(state: State, config: RunnableConfig) -> dict[str, Any]:
+def finalize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Append the reply to the transcript and the outcome to the record; drop the turn's vectors."""
     if state.response is None:
         raise ValueError("a turn reached finalize without a response")
-    conversation_id = str(config.get("configurable", {}).get("thread_id", ""))
+    # Streamed paragraph by paragraph, so a widget can show the answer as it arrives.
+    for chunk in state.response.split("\n\n"):
+        runtime.stream_writer({"type": "answer_chunk", "text": chunk})
+    conversation_id = str(get_config().get("configurable", {}).get("thread_id", ""))
     status: TurnStatus = "closed" if state.status == "closed" else "answered"
     outcome = build_outcome(state, conversation_id, status, state.response)
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -11,33 +12,45 @@ from pathlib import Path
 import pytest
 
 from agents.toolkit import Toolkit
-from app.service import ConflictError, NotFoundError, open_service
+from app.service import LOCAL_ADMIN, ConflictError, NotFoundError, RouterService, open_service
 from app.settings import Settings
+from app.store.models import Message
+from app.turns import thread_config
 from graph.review import ReviewerDecision
+from graph.state import InputState
 
 REFUND_TICKET = "I returned the blender two weeks ago and I still don't have my refund"
 CLI = str(Path(sys.executable).with_name("support-router"))
 
 
+async def conversation(service: RouterService, customer_id: str | None = None) -> str:
+    return (await service.create_conversation(LOCAL_ADMIN, customer_id)).id
+
+
 async def test_second_message_sees_the_first(settings: Settings, toolkit: Toolkit) -> None:
     async with open_service(settings, toolkit) as service:
-        first = await service.run_turn("My card was declined at the supermarket")
-        second = await service.run_turn("it still doesn't work", first.conversation_id)
+        cid = await conversation(service)
+        await service.post_message(LOCAL_ADMIN, cid, "My card was declined at the supermarket")
+        second = await service.post_message(LOCAL_ADMIN, cid, "it still doesn't work")
     assert second.turn == 2 and second.follow_up
     async with open_service(settings, toolkit) as service:
-        state = await service.conversation_state(first.conversation_id)
-    assert [m.content for m in state.messages][0::2] == [
-        "My card was declined at the supermarket",
-        "it still doesn't work",
+        view = await service.view(LOCAL_ADMIN, cid)
+    assert [(m.role, m.turn) for m in view.messages] == [
+        ("customer", 1),
+        ("assistant", 1),
+        ("customer", 2),
+        ("assistant", 2),
     ]
+    assert view.conversation.status == "active" and view.conversation.owner == "technical"
 
 
 async def test_escalation_resumes_after_the_service_restarts(settings: Settings, toolkit: Toolkit) -> None:
     async with open_service(settings, toolkit) as service:
-        waiting = await service.run_turn(REFUND_TICKET, customer_id="c-42")
+        cid = await conversation(service, "c-42")
+        waiting = await service.post_message(LOCAL_ADMIN, cid, REFUND_TICKET)
         (review,) = await service.list_reviews()
     assert waiting.status == "waiting_for_human" and waiting.escalated
-    assert review.conversation_id == waiting.conversation_id and review.customer_id == "c-42"
+    assert review.conversation_id == cid and review.customer_id == "c-42"
 
     async with open_service(settings, toolkit) as service:  # new connections, nothing in memory
         outcome = await service.resolve_review(review.id, ReviewerDecision(action="approve", reviewer="ana"))
@@ -45,42 +58,113 @@ async def test_escalation_resumes_after_the_service_restarts(settings: Settings,
         assert outcome.response == review.payload["draft"]["text"]
         assert await service.list_reviews() == []
         (resolved,) = await service.list_reviews("resolved")
+        view = await service.view(LOCAL_ADMIN, cid)
     assert resolved.decision == {"action": "approve", "text": None, "target": None, "reviewer": "ana"}
+    assert view.conversation.status == "active"
+    assert [m.role for m in view.messages] == ["customer", "assistant", "assistant"]
+    assert view.messages[-1].author == "ana"
 
 
 async def test_a_review_is_resolved_once(settings: Settings, toolkit: Toolkit) -> None:
     async with open_service(settings, toolkit) as service:
-        await service.run_turn(REFUND_TICKET)
+        await service.post_message(LOCAL_ADMIN, await conversation(service), REFUND_TICKET)
         (review,) = await service.list_reviews()
-        await service.resolve_review(review.id, ReviewerDecision(action="reply", text="Done."))
+        await service.resolve_review(
+            review.id, ReviewerDecision(action="reply", text="Done.", reviewer="ana")
+        )
         with pytest.raises(ConflictError, match="already resolved"):
-            await service.resolve_review(review.id, ReviewerDecision(action="close"))
+            await service.resolve_review(review.id, ReviewerDecision(action="close", reviewer="ana"))
         with pytest.raises(NotFoundError):
             await service.resolve_review("no-such-review", ReviewerDecision(action="close"))
 
 
+async def test_a_claimed_review_belongs_to_its_reviewer(settings: Settings, toolkit: Toolkit) -> None:
+    async with open_service(settings, toolkit) as service:
+        await service.post_message(LOCAL_ADMIN, await conversation(service), REFUND_TICKET)
+        (review,) = await service.list_reviews()
+        await service.claim_review(review.id, "ana")
+        with pytest.raises(ConflictError, match="claimed by ana"):
+            await service.claim_review(review.id, "bob")
+        with pytest.raises(ConflictError, match="claimed by ana"):
+            await service.resolve_review(review.id, ReviewerDecision(action="close", reviewer="bob"))
+        closed = await service.resolve_review(review.id, ReviewerDecision(action="close", reviewer="ana"))
+    assert closed.status == "closed"
+
+
 async def test_a_stale_review_id_is_rejected(settings: Settings, toolkit: Toolkit) -> None:
     async with open_service(settings, toolkit) as service:
-        waiting = await service.run_turn(REFUND_TICKET)
+        cid = await conversation(service)
+        await service.post_message(LOCAL_ADMIN, cid, REFUND_TICKET)
         (first,) = await service.list_reviews()
         # A reroute to refunds pauses again: the first pause is now stale.
         await service.resolve_review(first.id, ReviewerDecision(action="reroute", target="refunds"))
         (second,) = await service.list_reviews()
-        assert second.id != first.id and second.conversation_id == waiting.conversation_id
-        await service.store.finish_resolving(first.id, None)  # pretend the first is pending again
+        assert second.id != first.id and second.conversation_id == cid
+        await service.store.reviews.finish_resolving(first.id, None)  # pretend the first is pending again
         with pytest.raises(ConflictError, match="no longer matches"):
             await service.resolve_review(first.id, ReviewerDecision(action="close"))
 
 
 async def test_messages_while_waiting_are_kept_for_the_reviewer(settings: Settings, toolkit: Toolkit) -> None:
     async with open_service(settings, toolkit) as service:
-        waiting = await service.run_turn(REFUND_TICKET)
-        again = await service.run_turn("hello? any news?", waiting.conversation_id)
+        cid = await conversation(service)
+        await service.post_message(LOCAL_ADMIN, cid, REFUND_TICKET)
+        again = await service.post_message(LOCAL_ADMIN, cid, "hello? any news?")
         (review,) = await service.list_reviews()
-        state = await service.conversation_state(waiting.conversation_id)
+        snapshot = await service.graph.aget_state(thread_config(cid))
+        view = await service.view(LOCAL_ADMIN, cid)
     assert again.status == "waiting_for_human"
     assert review.waiting_messages == ["hello? any news?"]
-    assert state.turn == 1  # the graph was not re-run over the pending handoff
+    assert snapshot.values["turn"] == 1  # the graph was not re-run over the pending handoff
+    assert view.messages[-1].state == "held"
+
+
+async def test_concurrent_messages_are_processed_one_after_another(
+    settings: Settings, toolkit: Toolkit
+) -> None:
+    texts = ["How much is the Premium plan?", "How do I download my invoice?", "What are the ATM fees?"]
+    async with open_service(settings, toolkit) as service:
+        cid = await conversation(service)
+        outcomes = await asyncio.gather(*(service.post_message(LOCAL_ADMIN, cid, t) for t in texts))
+        view = await service.view(LOCAL_ADMIN, cid)
+    assert sorted(o.turn for o in outcomes) == [1, 2, 3]
+    customer = [m for m in view.messages if m.role == "customer"]
+    assert sorted(m.text for m in customer) == sorted(texts)
+    assert all(m.state == "answered" for m in customer)
+    assert len([m for m in view.messages if m.role == "assistant"]) == 3
+
+
+async def test_accepted_messages_survive_a_crash(settings: Settings, toolkit: Toolkit) -> None:
+    """A message stored as received but never processed is answered when the service starts again."""
+    async with open_service(settings, toolkit) as service:
+        cid = await conversation(service)
+        # What a crash right after accepting the message leaves behind.
+        await service.store.conversations.add_message(
+            Message(conversation_id=cid, role="customer", text="How do I change my card PIN?", turn=1)
+        )
+    async with open_service(settings, toolkit) as service:
+        view = await service.view(LOCAL_ADMIN, cid)
+    assert [(m.role, m.state) for m in view.messages] == [("customer", "answered"), ("assistant", "sent")]
+    assert view.conversation.turns == 1
+
+
+async def test_a_turn_that_ran_before_a_crash_is_not_run_twice(settings: Settings, toolkit: Toolkit) -> None:
+    async with open_service(settings, toolkit) as service:
+        cid = await conversation(service)
+        await service.store.conversations.add_message(
+            Message(conversation_id=cid, role="customer", text="How do I change my card PIN?", turn=1)
+        )
+        # The graph finished the turn, then the process died before the store heard of it.
+        await service.graph.ainvoke(
+            InputState(text="How do I change my card PIN?"),
+            thread_config(cid),
+            context=settings.context(toolkit),
+        )
+    async with open_service(settings, toolkit) as service:
+        snapshot = await service.graph.aget_state(thread_config(cid))
+        view = await service.view(LOCAL_ADMIN, cid)
+    assert snapshot.values["turn"] == 1
+    assert [(m.role, m.state) for m in view.messages] == [("customer", "answered"), ("assistant", "sent")]
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

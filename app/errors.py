@@ -1,0 +1,91 @@
+"""One JSON error body for every failure, and the status code each kind of error gets."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.service import ConflictError, InputError, NotFoundError
+
+log = logging.getLogger("support_router")
+
+_STATUS_OF: dict[type[Exception], int] = {
+    InputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    NotFoundError: status.HTTP_404_NOT_FOUND,
+    ConflictError: status.HTTP_409_CONFLICT,
+}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    status: int
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+def error_response(
+    status_code: int,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A response in the uniform error shape."""
+    code = HTTPStatus(status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    body = ErrorBody(error=ErrorDetail(status=status_code, code=code, message=message, details=details))
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status_code, headers=headers)
+
+
+def _validation_details(errors: Any) -> list[dict[str, Any]]:
+    return [
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))}
+        for error in errors
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every exception to the uniform body; nothing leaks a traceback."""
+
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        if error.status_code == 400:  # FastAPI's "error parsing the body": bad JSON is a 422 here
+            return error_response(422, "the request body is not valid JSON")
+        return error_response(error.status_code, str(error.detail), headers=getattr(error, "headers", None))
+
+    async def invalid_request(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError | ValidationError)
+        return error_response(422, "the request is not valid", _validation_details(error.errors()))
+
+    async def domain_error(request: Request, error: Exception) -> JSONResponse:
+        return error_response(_STATUS_OF[type(error)], str(error))
+
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal error; it has been logged")
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(ValidationError, invalid_request)
+    for error_type in _STATUS_OF:
+        app.add_exception_handler(error_type, domain_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": HTTPStatus(code).phrase}
+    for code in (401, 403, 404, 409, 413, 422, 429)
+}

@@ -1,0 +1,75 @@
+"""Conversations and their transcripts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.store.models import Conversation, Event, Message, Review, utcnow
+
+
+class ConversationStore:
+    """Create conversations, keep their messages, and track status and owner."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, conversation: Conversation) -> Conversation:
+        """Insert a new conversation."""
+        async with self._sessions.begin() as session:
+            session.add(conversation)
+        return conversation
+
+    async def get(self, conversation_id: str) -> Conversation | None:
+        """One conversation by id."""
+        async with self._sessions() as session:
+            return await session.get(Conversation, conversation_id)
+
+    async def record(
+        self,
+        conversation_id: str,
+        messages: Sequence[Message] = (),
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
+        review: Review | None = None,
+        message_states: dict[int, str] | None = None,
+        **conversation_values: Any,
+    ) -> list[Event]:
+        """In one transaction: new messages, a new review, message states, conversation columns, events.
+
+        Returns the stored events (with the ids streams replay by).
+        """
+        stored = [Event(conversation_id=conversation_id, type=kind, data=data) for kind, data in events]
+        async with self._sessions.begin() as session:
+            if review is not None and await session.get(Review, review.id) is None:
+                session.add(review)  # the same pause recorded twice keeps the first
+            session.add_all([*messages, *stored])
+            for message_id, state in (message_states or {}).items():
+                await session.execute(update(Message).where(Message.id == message_id).values(state=state))
+            if conversation_values:
+                await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conversation_id)
+                    .values(**conversation_values, updated_at=utcnow())
+                )
+        return stored
+
+    async def add_message(self, message: Message) -> Message:
+        """Append a message; its id orders the transcript."""
+        async with self._sessions.begin() as session:
+            session.add(message)
+        return message
+
+    async def messages(self, conversation_id: str) -> list[Message]:
+        """The transcript in order."""
+        async with self._sessions() as session:
+            query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            return list(await session.scalars(query))
+
+    async def unprocessed(self) -> list[Message]:
+        """Customer messages accepted but not yet processed (a crash cut their turn short)."""
+        async with self._sessions() as session:
+            query = select(Message).where(Message.state == "received").order_by(Message.id)
+            return list(await session.scalars(query))

@@ -1,0 +1,103 @@
+"""Reviews: escalated turns waiting for, claimed by, and resolved by a person."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.store.models import Review, utcnow
+
+ReviewStatus = Literal["pending", "resolving", "resolved"]
+
+
+class ReviewStore:
+    """Record escalations and move them through claim and resolution atomically."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add(self, review: Review) -> None:
+        """Record a new escalation; recording the same interrupt twice keeps the first."""
+        async with self._sessions.begin() as session:
+            if await session.get(Review, review.id) is None:
+                session.add(review)
+
+    async def get(self, review_id: str) -> Review | None:
+        """One review by id."""
+        async with self._sessions() as session:
+            return await session.get(Review, review_id)
+
+    async def open_for(self, conversation_id: str) -> Review | None:
+        """The review a conversation is waiting on, if any."""
+        async with self._sessions() as session:
+            query = select(Review).where(
+                Review.conversation_id == conversation_id, Review.status.in_(("pending", "resolving"))
+            )
+            return (await session.scalars(query)).first()
+
+    async def in_status(self, status: ReviewStatus = "pending") -> list[Review]:
+        """Reviews in one status, oldest first."""
+        async with self._sessions() as session:
+            query = select(Review).where(Review.status == status).order_by(Review.created_at, Review.id)
+            return list(await session.scalars(query))
+
+    async def for_conversation(self, conversation_id: str) -> list[Review]:
+        """Every review of one conversation, oldest first."""
+        async with self._sessions() as session:
+            query = (
+                select(Review).where(Review.conversation_id == conversation_id).order_by(Review.created_at)
+            )
+            return list(await session.scalars(query))
+
+    async def count_pending(self) -> int:
+        """How many reviews wait for a person."""
+        async with self._sessions() as session:
+            query = select(func.count()).select_from(Review).where(Review.status == "pending")
+            return int(await session.scalar(query) or 0)
+
+    async def claim(self, review_id: str, reviewer: str) -> bool:
+        """Assign a pending review; True when it is now (or already was) this reviewer's."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Review)
+                .where(
+                    Review.id == review_id,
+                    Review.status == "pending",
+                    or_(Review.claimed_by.is_(None), Review.claimed_by == reviewer),
+                )
+                .values(claimed_by=reviewer, claimed_at=utcnow())
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def add_waiting_message(self, review_id: str, text: str) -> None:
+        """Keep a message the customer sent while a person had the conversation."""
+        async with self._sessions.begin() as session:
+            review = await session.get(Review, review_id, with_for_update=True)
+            if review is not None:
+                review.waiting_messages = [*review.waiting_messages, text]
+
+    async def start_resolving(self, review_id: str, reviewer: str) -> bool:
+        """Take a pending review that is unclaimed or claimed by `reviewer`; False otherwise."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Review)
+                .where(
+                    Review.id == review_id,
+                    Review.status == "pending",
+                    or_(Review.claimed_by.is_(None), Review.claimed_by == reviewer),
+                )
+                .values(status="resolving", claimed_by=reviewer)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish_resolving(self, review_id: str, decision: dict[str, Any] | None) -> None:
+        """Mark resolved with the decision, or hand back to pending when `decision` is None."""
+        values: dict[str, Any] = (
+            {"status": "resolved", "decision": decision, "resolved_at": utcnow()}
+            if decision is not None
+            else {"status": "pending"}
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(update(Review).where(Review.id == review_id).values(**values))

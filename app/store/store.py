@@ -1,0 +1,53 @@
+"""The app store as one object: every table's store over one engine, opened once per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from app.store.conversations import ConversationStore
+from app.store.database import create_engine, migrate
+from app.store.events import EventStore
+from app.store.idempotency import IdempotencyStore
+from app.store.keys import KeyStore
+from app.store.reviews import ReviewStore
+
+
+@dataclass(frozen=True)
+class AppStore:
+    """Keys, conversations, reviews, events and idempotency records."""
+
+    engine: AsyncEngine
+    keys: KeyStore
+    conversations: ConversationStore
+    reviews: ReviewStore
+    events: EventStore
+    idempotency: IdempotencyStore
+
+    async def ping(self) -> None:
+        """Raise when the database cannot be reached."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+
+@asynccontextmanager
+async def open_store(url: str) -> AsyncIterator[AppStore]:
+    """Connect, migrate to the latest schema, and close the pool when done."""
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        yield AppStore(
+            engine=engine,
+            keys=KeyStore(sessions),
+            conversations=ConversationStore(sessions),
+            reviews=ReviewStore(sessions),
+            events=EventStore(sessions),
+            idempotency=IdempotencyStore(sessions),
+        )
+    finally:
+        await engine.dispose()

@@ -1,0 +1,59 @@
+"""Running one turn (or a resume) through the graph while streaming its progress as live events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
+
+from app.events import EventHub, LiveEvent
+from app.metrics import RouterMetrics
+from graph.builder import RouterGraph
+from graph.context import Context
+from graph.state import InputState
+
+
+def thread_config(conversation_id: str) -> RunnableConfig:
+    """The checkpointer config of a conversation: one thread per conversation."""
+    return {"configurable": {"thread_id": conversation_id}}
+
+
+@dataclass
+class TurnRunner:
+    """Streams the graph: node started/finished and answer chunks go live; node times go to metrics."""
+
+    graph: RouterGraph
+    hub: EventHub
+    metrics: RouterMetrics
+
+    async def run(
+        self, conversation_id: str, graph_input: InputState | Command[Any], context: Context
+    ) -> None:
+        """Run to the end of the turn or to the next interrupt."""
+        started: dict[str, float] = {}
+        stream = self.graph.astream(
+            graph_input,
+            thread_config(conversation_id),
+            context=context,
+            stream_mode=["tasks", "custom"],
+            # One checkpoint when the turn ends or pauses: the accepted message is in the store, so
+            # a turn cut short by a crash is simply run again (see RouterService.recover).
+            durability="exit",
+        )
+        async for mode, payload in stream:
+            chunk = cast(dict[str, Any], payload)
+            if mode == "custom":
+                self.hub.publish(conversation_id, LiveEvent(type=chunk["type"], data={"text": chunk["text"]}))
+            elif "input" in chunk:  # a task started
+                started[chunk["id"]] = time.perf_counter()
+                self.hub.publish(conversation_id, LiveEvent("node_started", {"node": chunk["name"]}))
+            else:  # a task finished
+                elapsed = time.perf_counter() - started.pop(chunk["id"], time.perf_counter())
+                self.metrics.node_seconds.labels(chunk["name"]).observe(elapsed)
+                self.hub.publish(
+                    conversation_id,
+                    LiveEvent("node_finished", {"node": chunk["name"], "ms": round(elapsed * 1000, 2)}),
+                )

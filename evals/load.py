@@ -1,0 +1,159 @@
+"""Load benchmark: simulated widgets against a real uvicorn server on loopback, then a loss audit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from app.settings import Settings
+from app.store.store import open_store
+from evals.bench import sample_texts
+
+READY_TIMEOUT_S = 120.0
+REQUEST_TIMEOUT_S = 30.0
+
+
+@dataclass
+class WidgetRun:
+    """What one simulated widget saw."""
+
+    conversation_id: str
+    sent: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def issue_widget_key(settings: Settings) -> str:
+    """A widget key in the server's store, made before the server starts."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with open_store(settings.store_url) as store:
+        await store.keys.create("admin", "load benchmark admin")  # so the server prints no first key
+        return (await store.keys.create("widget", "load benchmark")).secret
+
+
+def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    """`support-router serve` in its own process, with this run's data dir and models."""
+    env = os.environ | {
+        "SUPPORT_ROUTER_DATA_DIR": str(settings.data_dir),
+        "SUPPORT_ROUTER_TRIAGE_MODEL": str(settings.triage_model),
+        "SUPPORT_ROUTER_INDEX_DIR": str(settings.index_dir),
+        "SUPPORT_ROUTER_RATE_LIMIT": "100000/second",
+    }
+    command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
+    """Poll /readyz until the server answers 200."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with code {server.returncode}")
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.25)
+    raise RuntimeError("the server did not become ready in time")
+
+
+async def widget(client: httpx.AsyncClient, headers: dict[str, str], texts: Sequence[str]) -> WidgetRun:
+    """One customer conversation: messages sent one after another, as a person types them."""
+    created = await client.post("/v1/conversations", json={"channel": "chat"}, headers=headers)
+    created.raise_for_status()
+    run = WidgetRun(conversation_id=created.json()["id"])
+    for text in texts:
+        started = time.perf_counter()
+        try:
+            response = await client.post(
+                f"/v1/conversations/{run.conversation_id}/messages",
+                json={"text": text},
+                headers=headers | {"Idempotency-Key": uuid.uuid4().hex},
+            )
+            if response.status_code in (200, 202):
+                run.sent.append(text)
+            else:
+                run.errors.append(f"{response.status_code}: {response.text[:120]}")
+        except httpx.HTTPError as error:
+            run.errors.append(type(error).__name__)
+        run.latencies_ms.append((time.perf_counter() - started) * 1000)
+    return run
+
+
+async def audit(
+    client: httpx.AsyncClient, headers: dict[str, str], runs: Sequence[WidgetRun]
+) -> dict[str, int]:
+    """Every accepted message stored exactly once, and each one answered or handed to a person."""
+    lost = duplicated = unanswered = 0
+    for run in runs:
+        transcript = (await client.get(f"/v1/conversations/{run.conversation_id}", headers=headers)).json()[
+            "transcript"
+        ]
+        stored = [m["text"] for m in transcript if m["role"] == "customer"]
+        for text in set(run.sent):
+            count = stored.count(text)
+            lost += max(0, run.sent.count(text) - count)
+            duplicated += max(0, count - run.sent.count(text))
+        unanswered += sum(m["state"] == "received" for m in transcript if m["role"] == "customer")
+    return {"lost": lost, "duplicated": duplicated, "unanswered": unanswered}
+
+
+async def run_load(settings: Settings, widgets: int, messages: int) -> dict[str, Any]:
+    """`widgets` concurrent conversations of `messages` turns each against a fresh server."""
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = settings.model_copy(
+            update={"data_dir": Path(scratch), "index_dir_override": settings.index_dir}
+        )
+        key = await issue_widget_key(settings)
+        port = free_port()
+        server = start_server(settings, port)
+        try:
+            limits = httpx.Limits(max_connections=widgets + 4)
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
+                await wait_ready(client, server)
+                headers = {"Authorization": f"Bearer {key}"}
+                texts = sample_texts(widgets * messages)
+                started = time.perf_counter()
+                runs = await asyncio.gather(
+                    *(widget(client, headers, texts[i::widgets]) for i in range(widgets))
+                )
+                elapsed = time.perf_counter() - started
+                integrity = await audit(client, headers, runs)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    latencies = np.asarray([ms for run in runs for ms in run.latencies_ms])
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+    accepted = sum(len(run.sent) for run in runs)
+    return {
+        "widgets": widgets,
+        "messages_per_widget": messages,
+        "turns": accepted,
+        "errors": sum(len(run.errors) for run in runs),
+        "seconds": round(elapsed, 2),
+        "turns_per_second": round(accepted / elapsed, 1),
+        "latency_ms": {"p50": round(p50, 1), "p95": round(p95, 1), "p99": round(p99, 1)},
+        **integrity,
+    }
