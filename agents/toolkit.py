@@ -20,9 +20,11 @@ class Toolkit:
     knowledge: KnowledgeBase
 
     @classmethod
-    def load(cls, head_dir: Path, index_dir: Path, embedder: MiniLMEmbedder | None = None) -> Toolkit:
+    def load(
+        cls, head_dir: Path, index_dir: Path, embedder: MiniLMEmbedder | None = None, threads: int = 1
+    ) -> Toolkit:
         """Load the head and open the index; the embedder is shared when one is given."""
-        embedder = embedder or MiniLMEmbedder()
+        embedder = embedder or MiniLMEmbedder(threads=threads)
         head = TriageHead.load(head_dir)
         knowledge = KnowledgeBase(open_client(index_dir), embedder)
         return cls(embedder=embedder, classifier=TriageClassifier(head, embedder), knowledge=knowledge)

@@ -274,6 +274,9 @@ def bench(
 def load(
     widgets: int = typer.Option(16, "--widgets", min=1, max=256, help="Concurrent simulated widgets."),
     messages: int = typer.Option(20, "--messages", min=1, max=1000, help="Messages each widget sends."),
+    think_ms: float = typer.Option(
+        0, "--think-ms", min=0, help="Mean pause before each message (0: measure capacity)."
+    ),
     report: Path | None = typer.Option(None, "--report", help="Also write the numbers as JSON here."),
     triage_model: Path | None = TRIAGE_MODEL,
 ) -> None:
@@ -281,7 +284,7 @@ def load(
     from evals.load import run_load
 
     with err.status(f"{widgets} widgets × {messages} messages against a server on 127.0.0.1"):
-        numbers = run(run_load(settings_with(triage_model), widgets, messages))
+        numbers = run(run_load(settings_with(triage_model), widgets, messages, think_ms))
     out.print_json(json.dumps(numbers))
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from app.settings import Settings
 from app.store.keys import Principal
 from app.store.models import Conversation, Message, Review
 from app.store.store import AppStore, open_store
-from app.turns import TurnRunner, thread_config
+from app.turns import RunResult, TurnRunner, thread_config
 from graph.builder import RouterGraph, compile_graph
 from graph.checkpointer import open_checkpointer
 from graph.outcome import TurnOutcome, build_outcome
@@ -149,9 +149,9 @@ class RouterService:
     async def _run_turn(self, conversation: Conversation, message: Message) -> TurnOutcome:
         started = time.perf_counter()
         context = self.settings.context(self.toolkit, conversation.customer_id)
-        await self.runner.run(conversation.id, InputState(text=message.text), context)
+        result = await self.runner.run(conversation.id, InputState(text=message.text), context)
         self.metrics.turn_seconds.observe(time.perf_counter() - started)
-        return await self._settle(conversation, message.id, None)
+        return await self._settle(conversation, result, message.id, None)
 
     async def _hold_for_reviewer(self, conversation: Conversation, review: Review, text: str) -> TurnOutcome:
         message = Message(
@@ -209,7 +209,7 @@ class RouterService:
             try:
                 context = self.settings.context(self.toolkit, review.customer_id)
                 resume: Command[Any] = Command(resume={review_id: decision.model_dump()})
-                await self.runner.run(review.conversation_id, resume, context)
+                result = await self.runner.run(review.conversation_id, resume, context)
             except BaseException:
                 await self.store.reviews.finish_resolving(review_id, None)
                 raise
@@ -217,7 +217,7 @@ class RouterService:
             await self._durable(
                 review.conversation_id, "review_resolved", {"review_id": review_id, "action": decision.action}
             )
-            return await self._settle(conversation, None, decision)
+            return await self._settle(conversation, result, None, decision)
 
     # Recovery --------------------------------------------------------------------------------
 
@@ -232,7 +232,7 @@ class RouterService:
                 snapshot = await self.graph.aget_state(thread_config(conversation.id))
                 ran = snapshot.values and State(**snapshot.values).turn >= message.turn
                 if ran:
-                    await self._settle(conversation, message.id, None)
+                    await self._settle(conversation, RunResult.from_snapshot(snapshot), message.id, None)
                 else:
                     await self._run_turn(conversation, message)
             recovered += 1
@@ -241,13 +241,16 @@ class RouterService:
     # After a run -----------------------------------------------------------------------------
 
     async def _settle(
-        self, conversation: Conversation, message_id: int | None, decision: ReviewerDecision | None
+        self,
+        conversation: Conversation,
+        result: RunResult,
+        message_id: int | None,
+        decision: ReviewerDecision | None,
     ) -> TurnOutcome:
-        """Record what the run left in the checkpoint (a handoff, or a finished turn) in one go."""
-        snapshot = await self.graph.aget_state(thread_config(conversation.id))
-        state = State(**snapshot.values)
-        if snapshot.interrupts:
-            return await self._hand_off(conversation, state, snapshot.interrupts[0], message_id)
+        """Record where the run stopped (a handoff, or a finished turn) in one transaction."""
+        state = result.state
+        if result.interrupts:
+            return await self._hand_off(conversation, state, result.interrupts[0], message_id)
         outcome = TurnOutcome.model_validate(state.outcomes[-1])
         role = "reviewer" if decision and decision.action == "reply" else "assistant"
         status = "closed" if outcome.status == "closed" else "active"
@@ -346,7 +349,9 @@ def _message_event(role: str, outcome: TurnOutcome) -> tuple[str, dict[str, Any]
 @asynccontextmanager
 async def open_service(settings: Settings, toolkit: Toolkit | None = None) -> AsyncIterator[RouterService]:
     """Load the models, open the checkpointer and the store, recover cut-short turns, serve."""
-    toolkit = toolkit or Toolkit.load(settings.triage_model, settings.index_dir)
+    toolkit = toolkit or Toolkit.load(
+        settings.triage_model, settings.index_dir, threads=settings.embedding_threads
+    )
     if toolkit.knowledge.count() == 0:
         raise IndexMissingError(
             f"the knowledge index in {settings.index_dir} is empty; run `support-router kb ingest`"

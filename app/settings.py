@@ -39,6 +39,9 @@ class Settings(BaseSettings):
         default="50/second;1000/minute", description="Per-key request limit (limits' notation)."
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
+    embedding_threads: int = Field(
+        default=1, ge=1, le=64, description="onnxruntime threads per embedding forward pass."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     confidence_threshold: float = Field(default=0.5, ge=0, le=1)

@@ -7,13 +7,30 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command
+from langgraph.types import Command, Interrupt, StateSnapshot
 
 from app.events import EventHub, LiveEvent
 from app.metrics import RouterMetrics
 from graph.builder import RouterGraph
 from graph.context import Context
-from graph.state import InputState
+from graph.state import InputState, State
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The conversation state where a run stopped, and the pause it stopped at, if any."""
+
+    state: State
+    interrupts: list[Interrupt]
+
+    @classmethod
+    def from_snapshot(cls, snapshot: StateSnapshot) -> RunResult:
+        """The same, read back from the checkpointer."""
+        return cls(State(**snapshot.values), list(snapshot.interrupts))
+
+
+# The key under which LangGraph's "values" stream reports a pause.
+INTERRUPT = "__interrupt__"
 
 
 def thread_config(conversation_id: str) -> RunnableConfig:
@@ -31,21 +48,24 @@ class TurnRunner:
 
     async def run(
         self, conversation_id: str, graph_input: InputState | Command[Any], context: Context
-    ) -> None:
-        """Run to the end of the turn or to the next interrupt."""
+    ) -> RunResult:
+        """Run to the end of the turn or to the next interrupt; return where it stopped."""
         started: dict[str, float] = {}
+        final: dict[str, Any] = {}
         stream = self.graph.astream(
             graph_input,
             thread_config(conversation_id),
             context=context,
-            stream_mode=["tasks", "custom"],
+            stream_mode=["tasks", "custom", "values"],
             # One checkpoint when the turn ends or pauses: the accepted message is in the store, so
             # a turn cut short by a crash is simply run again (see RouterService.recover).
             durability="exit",
         )
         async for mode, payload in stream:
             chunk = cast(dict[str, Any], payload)
-            if mode == "custom":
+            if mode == "values":
+                final = chunk
+            elif mode == "custom":
                 self.hub.publish(conversation_id, LiveEvent(type=chunk["type"], data={"text": chunk["text"]}))
             elif "input" in chunk:  # a task started
                 started[chunk["id"]] = time.perf_counter()
@@ -57,3 +77,5 @@ class TurnRunner:
                     conversation_id,
                     LiveEvent("node_finished", {"node": chunk["name"], "ms": round(elapsed * 1000, 2)}),
                 )
+        interrupts = list(final.pop(INTERRUPT, ()))
+        return RunResult(State(**final), interrupts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -78,12 +79,17 @@ async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes])
     raise RuntimeError("the server did not become ready in time")
 
 
-async def widget(client: httpx.AsyncClient, headers: dict[str, str], texts: Sequence[str]) -> WidgetRun:
-    """One customer conversation: messages sent one after another, as a person types them."""
+async def widget(
+    client: httpx.AsyncClient, headers: dict[str, str], texts: Sequence[str], think_ms: float, seed: int
+) -> WidgetRun:
+    """One customer conversation: messages one after another, with a person's pause between them."""
+    pauses = random.Random(seed)
     created = await client.post("/v1/conversations", json={"channel": "chat"}, headers=headers)
     created.raise_for_status()
     run = WidgetRun(conversation_id=created.json()["id"])
     for text in texts:
+        if think_ms:
+            await asyncio.sleep(pauses.uniform(0, 2 * think_ms) / 1000)
         started = time.perf_counter()
         try:
             response = await client.post(
@@ -119,8 +125,12 @@ async def audit(
     return {"lost": lost, "duplicated": duplicated, "unanswered": unanswered}
 
 
-async def run_load(settings: Settings, widgets: int, messages: int) -> dict[str, Any]:
-    """`widgets` concurrent conversations of `messages` turns each against a fresh server."""
+async def run_load(settings: Settings, widgets: int, messages: int, think_ms: float = 0) -> dict[str, Any]:
+    """`widgets` concurrent conversations of `messages` turns each against a fresh server.
+
+    With `think_ms` 0 every widget sends its next message as soon as it has the answer, which
+    measures the server's capacity; a think time measures latency at the load it produces.
+    """
     with tempfile.TemporaryDirectory() as scratch:
         settings = settings.model_copy(
             update={"data_dir": Path(scratch), "index_dir_override": settings.index_dir}
@@ -137,7 +147,7 @@ async def run_load(settings: Settings, widgets: int, messages: int) -> dict[str,
                 texts = sample_texts(widgets * messages)
                 started = time.perf_counter()
                 runs = await asyncio.gather(
-                    *(widget(client, headers, texts[i::widgets]) for i in range(widgets))
+                    *(widget(client, headers, texts[i::widgets], think_ms, i) for i in range(widgets))
                 )
                 elapsed = time.perf_counter() - started
                 integrity = await audit(client, headers, runs)
@@ -150,6 +160,7 @@ async def run_load(settings: Settings, widgets: int, messages: int) -> dict[str,
     return {
         "widgets": widgets,
         "messages_per_widget": messages,
+        "think_ms": think_ms,
         "turns": accepted,
         "errors": sum(len(run.errors) for run in runs),
         "seconds": round(elapsed, 2),

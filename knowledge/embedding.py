@@ -82,7 +82,8 @@ class MiniLMEmbedder:
     model_id = MODEL_ID
     dimension = DIMENSION
 
-    def __init__(self, files: ModelFiles | None = None, threads: int = 2) -> None:
+    def __init__(self, files: ModelFiles | None = None, threads: int = 1) -> None:
+        """`threads` per forward pass: one is the most work per CPU second when turns run side by side."""
         files = files or ModelFiles.from_packages()
         verify_sha256(files.onnx, ONNX_SHA256)
         verify_sha256(files.tokenizer, TOKENIZER_SHA256)

@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.store.database import Sessions
 from app.store.models import Conversation, Event, Message, Review, utcnow
 
 
 class ConversationStore:
     """Create conversations, keep their messages, and track status and owner."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
 
     async def create(self, conversation: Conversation) -> Conversation:

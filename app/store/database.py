@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_FILE = "app.sqlite"
+
+
+class Sessions:
+    """Sessions for reading and transactions for writing.
+
+    On SQLite, writers queue here (FIFO) instead of sleeping in SQLite's busy handler, whose
+    back-off turned concurrent writes into multi-second tails; other databases lock rows themselves.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._maker = async_sessionmaker(engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    def __call__(self) -> AsyncSession:
+        """A session for reads."""
+        return self._maker()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction, committed when the block ends."""
+        if self._write_lock is None:
+            async with self._maker.begin() as session:
+                yield session
+            return
+        async with self._write_lock, self._maker.begin() as session:
+            yield session
 
 
 def default_url(data_dir: Path) -> str:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.store.database import Sessions
 from app.store.models import Event
 
 
 class EventStore:
     """Append and replay events per conversation."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
 
     async def after(self, conversation_id: str, after_id: int) -> list[Event]:

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.store.database import Sessions
 from app.store.models import IdempotencyRecord, utcnow
 
 # A request still "in progress" after this long died with its worker; a retry may take it over.
@@ -29,7 +29,7 @@ class Claim:
 class IdempotencyStore:
     """Claim a key before doing the work; store the response after it."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
 
     async def begin(self, api_key_id: str, key: str, request_hash: str) -> Claim:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.store.database import Sessions
 from app.store.models import ApiKey, utcnow
 
 Role = Literal["widget", "reviewer", "admin"]
@@ -54,7 +54,7 @@ def parse_key(presented: str) -> tuple[str, str] | None:
 class KeyStore:
     """Issue, verify, list and revoke API keys."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
         # Verified keys for a short while, so a busy widget does not cost a query per request;
         # a revocation reaches other processes within VERIFIED_TTL_S.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.store.database import Sessions
 from app.store.models import Review, utcnow
 
 ReviewStatus = Literal["pending", "resolving", "resolved"]
@@ -15,7 +15,7 @@ ReviewStatus = Literal["pending", "resolving", "resolved"]
 class ReviewStore:
     """Record escalations and move them through claim and resolution atomically."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
 
     async def add(self, review: Review) -> None:

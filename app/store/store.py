@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.conversations import ConversationStore
-from app.store.database import create_engine, migrate
+from app.store.database import Sessions, create_engine, migrate
 from app.store.events import EventStore
 from app.store.idempotency import IdempotencyStore
 from app.store.keys import KeyStore
@@ -40,7 +40,7 @@ async def open_store(url: str) -> AsyncIterator[AppStore]:
     engine = create_engine(url)
     try:
         await migrate(engine)
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        sessions = Sessions(engine)
         yield AppStore(
             engine=engine,
             keys=KeyStore(sessions),
