@@ -11,7 +11,7 @@ HEAD := build/triage-head/manifest.json
 TRAINING_DATA := agents/triage/examples.jsonl
 PYTEST_ARGS ?=
 
-.PHONY: install install-test model index run test lint format bench eval-dev clean
+.PHONY: install install-test model index run test lint format bench load eval-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ format: $(TEST_INSTALLED)
 
 bench: model index
 	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router bench --report reports/bench.json
+
+load: model index
+	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router load --widgets 16 --messages 40 \
+		--report reports/load.json
 
 eval-dev: model index
 	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router eval \

@@ -20,6 +20,7 @@ from app.metrics import RouterMetrics
 from app.settings import Settings
 from app.store.keys import Principal
 from app.store.models import Conversation, Message, Review
+from app.store.reviews import ReviewStatus
 from app.store.store import AppStore, open_store
 from app.turns import RunResult, TurnRunner, thread_config
 from graph.builder import RouterGraph, compile_graph
@@ -164,9 +165,9 @@ class RouterService:
 
     # Reviews ---------------------------------------------------------------------------------
 
-    async def list_reviews(self, status: str = "pending") -> list[Review]:
+    async def list_reviews(self, status: ReviewStatus = "pending") -> list[Review]:
         """Reviews in one status, oldest first."""
-        return await self.store.reviews.in_status(status)  # type: ignore[arg-type]
+        return await self.store.reviews.in_status(status)
 
     async def review(self, review_id: str) -> Review:
         """One review, or NotFoundError."""

@@ -59,17 +59,7 @@ class ReviewStore:
 
     async def claim(self, review_id: str, reviewer: str) -> bool:
         """Assign a pending review; True when it is now (or already was) this reviewer's."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(Review)
-                .where(
-                    Review.id == review_id,
-                    Review.status == "pending",
-                    or_(Review.claimed_by.is_(None), Review.claimed_by == reviewer),
-                )
-                .values(claimed_by=reviewer, claimed_at=utcnow())
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        return await self._take(review_id, reviewer, claimed_at=utcnow())
 
     async def add_waiting_message(self, review_id: str, text: str) -> None:
         """Keep a message the customer sent while a person had the conversation."""
@@ -80,6 +70,10 @@ class ReviewStore:
 
     async def start_resolving(self, review_id: str, reviewer: str) -> bool:
         """Take a pending review that is unclaimed or claimed by `reviewer`; False otherwise."""
+        return await self._take(review_id, reviewer, status="resolving")
+
+    async def _take(self, review_id: str, reviewer: str, **values: Any) -> bool:
+        """Atomically update a pending review nobody else has claimed, and make it `reviewer`'s."""
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(Review)
@@ -88,7 +82,7 @@ class ReviewStore:
                     Review.status == "pending",
                     or_(Review.claimed_by.is_(None), Review.claimed_by == reviewer),
                 )
-                .values(status="resolving", claimed_by=reviewer)
+                .values(claimed_by=reviewer, **values)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
