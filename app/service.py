@@ -18,6 +18,7 @@ from agents.toolkit import Toolkit
 from app.events import EventHub, LiveEvent
 from app.metrics import RouterMetrics
 from app.settings import Settings
+from app.store.conversations import StoredResponse
 from app.store.keys import Principal
 from app.store.models import Conversation, Message, Review
 from app.store.reviews import ReviewStatus
@@ -128,8 +129,13 @@ class RouterService:
         conversation = await self.conversation(principal, conversation_id)
         return ConversationView(conversation, await self.store.conversations.messages(conversation_id))
 
-    async def post_message(self, principal: Principal, conversation_id: str, text: str) -> TurnOutcome:
-        """Run one customer turn; while a person has the conversation the message is kept for them."""
+    async def post_message(
+        self, principal: Principal, conversation_id: str, text: str, idempotency_record: int | None = None
+    ) -> TurnOutcome:
+        """Run one customer turn; while a person has the conversation the message is kept for them.
+
+        With `idempotency_record`, the response is stored for replays together with the reply.
+        """
         text = text.strip()
         if not text:
             raise InputError("the message is empty")
@@ -140,28 +146,34 @@ class RouterService:
             if conversation.status == "waiting_for_human":
                 review = await self.store.reviews.open_for(conversation_id)
                 if review is not None:
-                    return await self._hold_for_reviewer(conversation, review, text)
+                    return await self._hold_for_reviewer(conversation, review, text, idempotency_record)
             message = Message(
                 conversation_id=conversation_id, role="customer", text=text, turn=conversation.turns + 1
             )
             await self._record(conversation_id, [message], [("message", {"role": "customer", "text": text})])
-            return await self._run_turn(conversation, message)
+            return await self._run_turn(conversation, message, idempotency_record)
 
-    async def _run_turn(self, conversation: Conversation, message: Message) -> TurnOutcome:
+    async def _run_turn(
+        self, conversation: Conversation, message: Message, idempotency_record: int | None = None
+    ) -> TurnOutcome:
         started = time.perf_counter()
         context = self.settings.context(self.toolkit, conversation.customer_id)
         result = await self.runner.run(conversation.id, InputState(text=message.text), context)
         self.metrics.turn_seconds.observe(time.perf_counter() - started)
-        return await self._settle(conversation, result, message.id, None)
+        return await self._settle(conversation, result, message.id, None, idempotency_record)
 
-    async def _hold_for_reviewer(self, conversation: Conversation, review: Review, text: str) -> TurnOutcome:
+    async def _hold_for_reviewer(
+        self, conversation: Conversation, review: Review, text: str, idempotency_record: int | None
+    ) -> TurnOutcome:
         message = Message(
             conversation_id=conversation.id, role="customer", text=text, turn=conversation.turns, state="held"
         )
+        outcome = await self._waiting_outcome(conversation.id, escalation_prompts.STILL_WAITING)
         await self.store.reviews.add_waiting_message(review.id, text)
         held = {"role": "customer", "text": text, "held": True}
-        await self._record(conversation.id, [message], [("message", held)])
-        return await self._waiting_outcome(conversation.id, escalation_prompts.STILL_WAITING)
+        response = _stored_response(idempotency_record, outcome)
+        await self._record(conversation.id, [message], [("message", held)], response=response)
+        return outcome
 
     # Reviews ---------------------------------------------------------------------------------
 
@@ -247,11 +259,14 @@ class RouterService:
         result: RunResult,
         message_id: int | None,
         decision: ReviewerDecision | None,
+        idempotency_record: int | None = None,
     ) -> TurnOutcome:
         """Record where the run stopped (a handoff, or a finished turn) in one transaction."""
         state = result.state
         if result.interrupts:
-            return await self._hand_off(conversation, state, result.interrupts[0], message_id)
+            return await self._hand_off(
+                conversation, state, result.interrupts[0], message_id, idempotency_record
+            )
         outcome = TurnOutcome.model_validate(state.outcomes[-1])
         role = "reviewer" if decision and decision.action == "reply" else "assistant"
         status = "closed" if outcome.status == "closed" else "active"
@@ -261,6 +276,7 @@ class RouterService:
             [reply],
             [_message_event(role, outcome), ("status", {"status": status, "owner": outcome.specialist})],
             message_states={message_id: "answered"} if message_id is not None else None,
+            response=_stored_response(idempotency_record, outcome),
             status=status,
             owner=outcome.specialist,
             turns=outcome.turn,
@@ -271,7 +287,12 @@ class RouterService:
         return outcome
 
     async def _hand_off(
-        self, conversation: Conversation, state: State, pause: Interrupt, message_id: int | None
+        self,
+        conversation: Conversation,
+        state: State,
+        pause: Interrupt,
+        message_id: int | None,
+        idempotency_record: int | None,
     ) -> TurnOutcome:
         payload: dict[str, Any] = dict(pause.value)
         review = Review(
@@ -299,6 +320,7 @@ class RouterService:
             ],
             review=review,
             message_states={message_id: "handed_off"} if message_id is not None else None,
+            response=_stored_response(idempotency_record, outcome),
             status="waiting_for_human",
             owner="reviewer",
             turns=outcome.turn,
@@ -341,6 +363,17 @@ class RouterService:
     async def _durable(self, conversation_id: str, type_: str, data: dict[str, Any]) -> None:
         """Store one event for replay, then hand it to the live streams."""
         await self._record(conversation_id, [], [(type_, data)])
+
+
+def response_status(outcome: TurnOutcome) -> int:
+    """The HTTP status of a turn: 202 while a person has the conversation, 200 otherwise."""
+    return 202 if outcome.status == "waiting_for_human" else 200
+
+
+def _stored_response(record_id: int | None, outcome: TurnOutcome) -> StoredResponse | None:
+    if record_id is None:
+        return None
+    return record_id, response_status(outcome), outcome.model_dump(mode="json")
 
 
 def _message_event(role: str, outcome: TurnOutcome) -> tuple[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth import WidgetOrAdmin
 from app.deps import ServiceDep, VisibleConversation
 from app.errors import ERROR_RESPONSES
-from app.service import MAX_MESSAGE_CHARS
+from app.service import MAX_MESSAGE_CHARS, response_status
 from graph.outcome import TurnOutcome
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=ERROR_RESPONSES)
@@ -117,7 +117,6 @@ async def post_message(
     with another body is 422, and while the first is still running 409. Messages to one conversation
     are processed one at a time in arrival order.
     """
-    await service.conversation(principal, conversation_id)
     record_id = None
     if idempotency_key is not None:
         request_hash = hashlib.sha256(
@@ -136,15 +135,13 @@ async def post_message(
             )
         record_id = claim.record_id
     try:
-        outcome = await service.post_message(principal, conversation_id, body.text)
+        # The service stores the response for replays in the same transaction as the reply.
+        outcome = await service.post_message(principal, conversation_id, body.text, record_id)
     except BaseException:
         if record_id is not None:
             await service.store.idempotency.abandon(record_id)
         raise
-    code = status.HTTP_202_ACCEPTED if outcome.status == "waiting_for_human" else status.HTTP_200_OK
-    if record_id is not None:
-        await service.store.idempotency.complete(record_id, code, outcome.model_dump(mode="json"))
-    response.status_code = code
+    response.status_code = response_status(outcome)
     return outcome
 
 

@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy import select, update
 
 from app.store.database import Sessions
-from app.store.models import Conversation, Event, Message, Review, utcnow
+from app.store.models import Conversation, Event, IdempotencyRecord, Message, Review, utcnow
+
+StoredResponse = tuple[int, int, dict[str, Any]]
+"""(idempotency record id, HTTP status, body)."""
 
 
 class ConversationStore:
@@ -35,9 +38,11 @@ class ConversationStore:
         events: Sequence[tuple[str, dict[str, Any]]] = (),
         review: Review | None = None,
         message_states: dict[int, str] | None = None,
+        response: StoredResponse | None = None,
         **conversation_values: Any,
     ) -> list[Event]:
-        """In one transaction: new messages, a new review, message states, conversation columns, events.
+        """In one transaction: new messages, a new review, message states, conversation columns, events,
+        and the response kept for replays of the request's Idempotency-Key.
 
         Returns the stored events (with the ids streams replay by).
         """
@@ -48,6 +53,13 @@ class ConversationStore:
             session.add_all([*messages, *stored])
             for message_id, state in (message_states or {}).items():
                 await session.execute(update(Message).where(Message.id == message_id).values(state=state))
+            if response is not None:
+                record_id, status, body = response
+                await session.execute(
+                    update(IdempotencyRecord)
+                    .where(IdempotencyRecord.id == record_id)
+                    .values(status="done", response_status=status, response_body=body)
+                )
             if conversation_values:
                 await session.execute(
                     update(Conversation)
