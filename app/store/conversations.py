@@ -68,12 +68,6 @@ class ConversationStore:
                 )
         return stored
 
-    async def add_message(self, message: Message) -> Message:
-        """Append a message; its id orders the transcript."""
-        async with self._sessions.begin() as session:
-            session.add(message)
-        return message
-
     async def messages(self, conversation_id: str) -> list[Message]:
         """The transcript in order."""
         async with self._sessions() as session:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from app.store.database import Sessions
@@ -54,15 +54,6 @@ class IdempotencyStore:
                 return Claim("in_progress")
             existing.created_at = utcnow()
             return Claim("new", existing.id)
-
-    async def complete(self, record_id: int, status: int, body: dict[str, Any]) -> None:
-        """Keep the response for replays."""
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == record_id)
-                .values(status="done", response_status=status, response_body=body)
-            )
 
     async def abandon(self, record_id: int) -> None:
         """Forget a claim whose request failed, so a retry can run it."""

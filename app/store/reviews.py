@@ -43,14 +43,6 @@ class ReviewStore:
             query = select(Review).where(Review.status == status).order_by(Review.created_at, Review.id)
             return list(await session.scalars(query))
 
-    async def for_conversation(self, conversation_id: str) -> list[Review]:
-        """Every review of one conversation, oldest first."""
-        async with self._sessions() as session:
-            query = (
-                select(Review).where(Review.conversation_id == conversation_id).order_by(Review.created_at)
-            )
-            return list(await session.scalars(query))
-
     async def count_pending(self) -> int:
         """How many reviews wait for a person."""
         async with self._sessions() as session:

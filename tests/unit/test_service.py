@@ -139,9 +139,8 @@ async def test_accepted_messages_survive_a_crash(settings: Settings, toolkit: To
     async with open_service(settings, toolkit) as service:
         cid = await conversation(service)
         # What a crash right after accepting the message leaves behind.
-        await service.store.conversations.add_message(
-            Message(conversation_id=cid, role="customer", text="How do I change my card PIN?", turn=1)
-        )
+        accepted = Message(conversation_id=cid, role="customer", text="How do I change my card PIN?", turn=1)
+        await service.store.conversations.record(cid, [accepted])
     async with open_service(settings, toolkit) as service:
         view = await service.view(LOCAL_ADMIN, cid)
     assert [(m.role, m.state) for m in view.messages] == [("customer", "answered"), ("assistant", "sent")]
@@ -151,9 +150,8 @@ async def test_accepted_messages_survive_a_crash(settings: Settings, toolkit: To
 async def test_a_turn_that_ran_before_a_crash_is_not_run_twice(settings: Settings, toolkit: Toolkit) -> None:
     async with open_service(settings, toolkit) as service:
         cid = await conversation(service)
-        await service.store.conversations.add_message(
-            Message(conversation_id=cid, role="customer", text="How do I change my card PIN?", turn=1)
-        )
+        accepted = Message(conversation_id=cid, role="customer", text="How do I change my card PIN?", turn=1)
+        await service.store.conversations.record(cid, [accepted])
         # The graph finished the turn, then the process died before the store heard of it.
         await service.graph.ainvoke(
             InputState(text="How do I change my card PIN?"),
