@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +30,11 @@ REQUEST_TIMEOUT_S = 30.0
 
 @dataclass
 class WidgetRun:
-    """What one simulated widget saw."""
+    """What one simulated widget saw: the messages it sent, by conversation."""
 
-    conversation_id: str
-    sent: list[str] = field(default_factory=list)
+    sent: dict[str, list[str]] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
 
@@ -82,23 +83,34 @@ async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes])
 async def widget(
     client: httpx.AsyncClient, headers: dict[str, str], texts: Sequence[str], think_ms: float, seed: int
 ) -> WidgetRun:
-    """One customer conversation: messages one after another, with a person's pause between them."""
+    """Customer messages one after another, with a person's pause between them.
+
+    A conversation handed to a person (202) is left to the reviewers and the widget's next message
+    opens a new conversation, so every measured turn runs the whole graph rather than being held.
+    """
     pauses = random.Random(seed)
-    created = await client.post("/v1/conversations", json={"channel": "chat"}, headers=headers)
-    created.raise_for_status()
-    run = WidgetRun(conversation_id=created.json()["id"])
+    run = WidgetRun()
+    conversation: str | None = None
     for text in texts:
+        if conversation is None:
+            created = await client.post("/v1/conversations", json={"channel": "chat"}, headers=headers)
+            created.raise_for_status()
+            conversation = created.json()["id"]
+            run.sent[conversation] = []
         if think_ms:
             await asyncio.sleep(pauses.uniform(0, 2 * think_ms) / 1000)
         started = time.perf_counter()
         try:
             response = await client.post(
-                f"/v1/conversations/{run.conversation_id}/messages",
+                f"/v1/conversations/{conversation}/messages",
                 json={"text": text},
                 headers=headers | {"Idempotency-Key": uuid.uuid4().hex},
             )
+            run.statuses[response.status_code] += 1
             if response.status_code in (200, 202):
-                run.sent.append(text)
+                run.sent[conversation].append(text)
+                if response.status_code == 202:
+                    conversation = None
             else:
                 run.errors.append(f"{response.status_code}: {response.text[:120]}")
         except httpx.HTTPError as error:
@@ -112,15 +124,15 @@ async def audit(
 ) -> dict[str, int]:
     """Every accepted message stored exactly once, and each one answered or handed to a person."""
     lost = duplicated = unanswered = 0
-    for run in runs:
-        transcript = (await client.get(f"/v1/conversations/{run.conversation_id}", headers=headers)).json()[
+    for conversation, sent in (item for run in runs for item in run.sent.items()):
+        transcript = (await client.get(f"/v1/conversations/{conversation}", headers=headers)).json()[
             "transcript"
         ]
         stored = [m["text"] for m in transcript if m["role"] == "customer"]
-        for text in set(run.sent):
+        for text in set(sent):
             count = stored.count(text)
-            lost += max(0, run.sent.count(text) - count)
-            duplicated += max(0, count - run.sent.count(text))
+            lost += max(0, sent.count(text) - count)
+            duplicated += max(0, count - sent.count(text))
         unanswered += sum(m["state"] == "received" for m in transcript if m["role"] == "customer")
     return {"lost": lost, "duplicated": duplicated, "unanswered": unanswered}
 
@@ -156,12 +168,15 @@ async def run_load(settings: Settings, widgets: int, messages: int, think_ms: fl
             server.wait(timeout=30)
     latencies = np.asarray([ms for run in runs for ms in run.latencies_ms])
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-    accepted = sum(len(run.sent) for run in runs)
+    accepted = sum(len(sent) for run in runs for sent in run.sent.values())
+    statuses = sum((run.statuses for run in runs), Counter[int]())
     return {
         "widgets": widgets,
         "messages_per_widget": messages,
         "think_ms": think_ms,
         "turns": accepted,
+        "answered": statuses[200],
+        "handed_to_a_person": statuses[202],
         "errors": sum(len(run.errors) for run in runs),
         "seconds": round(elapsed, 2),
         "turns_per_second": round(accepted / elapsed, 1),
