@@ -13,7 +13,7 @@ from agents.toolkit import Toolkit
 from app.auth import Authenticate
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit, KeyRateLimiter
-from app.routes import conversations, health, keys, reviews
+from app.routes import audit, conversations, customers, health, keys, policies, reviews
 from app.service import RouterService, open_service
 from app.settings import Settings
 
@@ -54,6 +54,15 @@ def create_app(settings: Settings | None = None, toolkit: Toolkit | None = None)
     # Added last, so it runs first: a declared oversize body is refused before anything else.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for router in (conversations.router, reviews.router, keys.router, health.router):
+    routers = (
+        conversations.router,
+        audit.router,
+        reviews.router,
+        customers.router,
+        policies.router,
+        keys.router,
+        health.router,
+    )
+    for router in routers:
         app.include_router(router)
     return app

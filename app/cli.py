@@ -1,30 +1,22 @@
-"""The `support-router` command line: serve, route, review, eval, bench, triage and kb."""
+"""The `support-router` command line: serve, route, review, eval, bench, load, triage, kb, keys, policy."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Coroutine
-from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agents.triage.dataset import DatasetError
-from agents.triage.head import HeadMissingError
-from agents.triage.training import TrainingError
-from app.service import LOCAL_ADMIN, ConflictError, InputError, NotFoundError, open_service
+from app.cli_common import err, out, run, user_errors
+from app.cli_policy import audit_cli, policy_cli
+from app.refusals import InputError, NotFoundError
+from app.service import LOCAL_ADMIN, open_service
 from app.settings import Settings
 from graph.outcome import TurnOutcome
 from graph.review import ReviewerDecision
-from knowledge.articles import ArticleError
-from knowledge.embedding import ModelFileError
-from knowledge.store import IndexMissingError
 
 cli = typer.Typer(
     help="support-router: route support tickets to specialists or humans.", no_args_is_help=True
@@ -37,50 +29,8 @@ cli.add_typer(review_cli, name="review")
 cli.add_typer(triage_cli, name="triage")
 cli.add_typer(kb_cli, name="kb")
 cli.add_typer(keys_cli, name="keys")
-
-out = Console()
-err = Console(stderr=True)
-# Errors a user can fix; they get one line, never a traceback.
-USER_ERRORS = (
-    ArticleError,
-    ConflictError,
-    DatasetError,
-    HeadMissingError,
-    IndexMissingError,
-    InputError,
-    ModelFileError,
-    NotFoundError,
-    TrainingError,
-    ValidationError,
-    FileNotFoundError,
-)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def user_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print a known error as one line and exit 2."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as error:
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            if isinstance(error, ValidationError):
-                first = error.errors()[0]
-                message = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-            # typer.echo never wraps: the error stays on one line whatever the terminal width.
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def run(coroutine: Coroutine[Any, Any, R]) -> R:
-    """Run one coroutine to completion."""
-    return asyncio.run(coroutine)
+cli.add_typer(policy_cli, name="policy")
+cli.add_typer(audit_cli, name="audit")
 
 
 def settings_with(triage_model: Path | None) -> Settings:
@@ -258,7 +208,7 @@ def bench(
         table.add_row(
             name,
             str(row["n"]),
-            f"{row['p50']:.2f}",
+            f"{row['p50']:.3f}",
             f"{row['p95']:.2f}",
             f"{row['p99']:.2f}",
             f"{row['per_second']:.0f}",
@@ -314,17 +264,18 @@ def triage_train(
 def triage_cross_validate(
     data: Path = typer.Option(..., "--data", help="JSONL of labelled tickets."),
     folds: int = typer.Option(5, "--folds", min=2, help="Number of folds."),
-    threshold: float | None = typer.Option(None, help="Low-confidence threshold (default: settings)."),
+    threshold: float | None = typer.Option(
+        None, help="Low-confidence threshold (default 0.5, as the default policy)."
+    ),
 ) -> None:
     """K-fold cross-validation of a head trained on the file: macro-F1 and triage escalation."""
     from agents.triage.dataset import read_tickets
-    from evals.cross_validation import cross_validate
+    from evals.cross_validation import DEFAULT_CONFIDENCE_THRESHOLD, cross_validate
     from knowledge.embedding import MiniLMEmbedder
 
     tickets = read_tickets(data)
-    settings = Settings()
     with err.status(f"{folds}-fold cross-validation on {len(tickets)} tickets"):
-        report = cross_validate(tickets, MiniLMEmbedder(), folds, threshold or settings.confidence_threshold)
+        report = cross_validate(tickets, MiniLMEmbedder(), folds, threshold or DEFAULT_CONFIDENCE_THRESHOLD)
     out.print_json(json.dumps(report))
 
 

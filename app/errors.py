@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.service import ConflictError, InputError, NotFoundError
+from app.refusals import ConflictError, InputError, NotFoundError
 
 log = logging.getLogger("support_router")
 

@@ -8,7 +8,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class RouterMetrics:
-    """Turns, latency per turn and per node, escalations by reason, and the review queue."""
+    """Turns, latency per turn and per node, escalations by reason, policy decisions, the review queue."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -36,6 +36,12 @@ class RouterMetrics:
         )
         self.review_queue = Gauge(
             "support_router_review_queue_depth", "Reviews waiting for a person.", registry=self.registry
+        )
+        self.policy_decisions = Counter(
+            "support_router_policy_decisions",
+            "Routing decisions by policy version and path, to compare a canary with the active version.",
+            ["version", "path"],
+            registry=self.registry,
         )
         self.rejected = Counter(
             "support_router_rejected_requests",

@@ -10,22 +10,30 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from langgraph.types import Command, Interrupt
 
 from agents.toolkit import Toolkit
+from app.audit_trail import human_entry, routing_entry
+from app.customer_directory import open_customer_directory
 from app.events import EventHub, LiveEvent
 from app.metrics import RouterMetrics
+from app.policies import PolicyControl, PolicyRegistry
+from app.refusals import ConflictError, InputError, NotFoundError
 from app.settings import Settings
+from app.store.audit import AuditEntry
 from app.store.conversations import StoredResponse
 from app.store.keys import Principal
-from app.store.models import Conversation, Message, Review
+from app.store.models import Conversation, Message, Review, utcnow
 from app.store.reviews import ReviewStatus
 from app.store.store import AppStore, open_store
 from app.turns import RunResult, TurnRunner, thread_config
 from graph.builder import RouterGraph, compile_graph
 from graph.checkpointer import open_checkpointer
+from graph.context import Context
+from graph.customers import CustomerDirectory
 from graph.outcome import TurnOutcome, build_outcome
 from graph.review import ReviewerDecision
 from graph.state import InputState, State
@@ -35,18 +43,6 @@ from prompts import escalation as escalation_prompts
 MAX_MESSAGE_CHARS = 4000
 LOCAL_ADMIN = Principal(key_id="local", role="admin", name="local command line")
 log = logging.getLogger("support_router")
-
-
-class InputError(ValueError):
-    """The caller sent something the router cannot take."""
-
-
-class NotFoundError(LookupError):
-    """No such conversation or review (or not one this caller may see)."""
-
-
-class ConflictError(RuntimeError):
-    """The request conflicts with the current state (a stale, claimed or repeated decision)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,13 @@ class RouterService:
     store: AppStore
     hub: EventHub
     metrics: RouterMetrics
+    policies: PolicyRegistry
+    customers: CustomerDirectory
     locks: ConversationLocks = field(default_factory=ConversationLocks)
+
+    @property
+    def policy_control(self) -> PolicyControl:
+        return PolicyControl(self.store.policies, self.policies)
 
     @property
     def runner(self) -> TurnRunner:
@@ -148,7 +150,11 @@ class RouterService:
                 if review is not None:
                     return await self._hold_for_reviewer(conversation, review, text, idempotency_record)
             message = Message(
-                conversation_id=conversation_id, role="customer", text=text, turn=conversation.turns + 1
+                conversation_id=conversation_id,
+                role="customer",
+                text=text,
+                turn=conversation.turns + 1,
+                created_at=utcnow(),
             )
             await self._record(conversation_id, [message], [("message", {"role": "customer", "text": text})])
             return await self._run_turn(conversation, message, idempotency_record)
@@ -157,10 +163,21 @@ class RouterService:
         self, conversation: Conversation, message: Message, idempotency_record: int | None = None
     ) -> TurnOutcome:
         started = time.perf_counter()
-        context = self.settings.context(self.toolkit, conversation.customer_id)
+        context = await self._context(conversation, message.created_at)
         result = await self.runner.run(conversation.id, InputState(text=message.text), context)
         self.metrics.turn_seconds.observe(time.perf_counter() - started)
         return await self._settle(conversation, result, message.id, None, idempotency_record)
+
+    async def _context(self, conversation: Conversation, received_at: Any) -> Context:
+        """The run context: this conversation's customer and channel, the policies now in force."""
+        return self.settings.context(
+            self.toolkit,
+            conversation.customer_id,
+            customers=self.customers,
+            policies=await self.policies.current(),
+            channel=conversation.channel,
+            received_at=received_at,
+        )
 
     async def _hold_for_reviewer(
         self, conversation: Conversation, review: Review, text: str, idempotency_record: int | None
@@ -195,8 +212,11 @@ class RouterService:
             raise ConflictError(f"review {review_id} is already {review.status}")
         if not await self.store.reviews.claim(review_id, reviewer):
             raise ConflictError(f"review {review_id} is claimed by {review.claimed_by}")
-        await self._durable(
-            review.conversation_id, "review_claimed", {"review_id": review_id, "reviewer": reviewer}
+        await self._record(
+            review.conversation_id,
+            [],
+            [("review_claimed", {"review_id": review_id, "reviewer": reviewer})],
+            audit=[human_entry(review.conversation_id, reviewer, "claim", {"review_id": review_id})],
         )
         return await self.review(review_id)
 
@@ -220,7 +240,7 @@ class RouterService:
             conversation = await self.store.conversations.get(review.conversation_id)
             assert conversation is not None  # reviews reference their conversation
             try:
-                context = self.settings.context(self.toolkit, review.customer_id)
+                context = await self._context(conversation, utcnow())
                 resume: Command[Any] = Command(resume={review_id: decision.model_dump()})
                 result = await self.runner.run(review.conversation_id, resume, context)
             except BaseException:
@@ -230,7 +250,7 @@ class RouterService:
             await self._durable(
                 review.conversation_id, "review_resolved", {"review_id": review_id, "action": decision.action}
             )
-            return await self._settle(conversation, result, None, decision)
+            return await self._settle(conversation, result, None, decision, review_id=review_id)
 
     # Recovery --------------------------------------------------------------------------------
 
@@ -260,23 +280,27 @@ class RouterService:
         message_id: int | None,
         decision: ReviewerDecision | None,
         idempotency_record: int | None = None,
+        review_id: str | None = None,
     ) -> TurnOutcome:
         """Record where the run stopped (a handoff, or a finished turn) in one transaction."""
         state = result.state
+        human = [_decision_entry(conversation.id, state, decision, review_id)] if decision else []
         if result.interrupts:
             return await self._hand_off(
-                conversation, state, result.interrupts[0], message_id, idempotency_record
+                conversation, state, result.interrupts[0], message_id, idempotency_record, human
             )
         outcome = TurnOutcome.model_validate(state.outcomes[-1])
         role = "reviewer" if decision and decision.action == "reply" else "assistant"
         status = "closed" if outcome.status == "closed" else "active"
         reply = self._reply(conversation.id, outcome, role, decision.reviewer if decision else None)
+        audit = human or [routing_entry(conversation.id, state, outcome)]
         await self._record(
             conversation.id,
             [reply],
             [_message_event(role, outcome), ("status", {"status": status, "owner": outcome.specialist})],
             message_states={message_id: "answered"} if message_id is not None else None,
             response=_stored_response(idempotency_record, outcome),
+            audit=audit,
             status=status,
             owner=outcome.specialist,
             turns=outcome.turn,
@@ -293,8 +317,10 @@ class RouterService:
         pause: Interrupt,
         message_id: int | None,
         idempotency_record: int | None,
+        audit: list[AuditEntry],
     ) -> TurnOutcome:
         payload: dict[str, Any] = dict(pause.value)
+        policy, sla = state.policy, state.sla
         review = Review(
             id=pause.id,
             conversation_id=conversation.id,
@@ -303,6 +329,12 @@ class RouterService:
             reason=str(payload["reason"]),
             payload=payload,
             waiting_messages=[],
+            priority=policy["priority"] if policy else None,
+            sla_class=policy["sla_class"] if policy else None,
+            value_score=policy["value_score"] if policy else None,
+            policy_version=policy["policy_version"] if policy else None,
+            first_response_due=datetime.fromisoformat(sla["first_response_due"]) if sla else None,
+            resolution_due=datetime.fromisoformat(sla["resolution_due"]) if sla else None,
         )
         outcome = build_outcome(
             replace(state, path=[*state.path, "escalate"]),
@@ -310,6 +342,8 @@ class RouterService:
             "waiting_for_human",
             escalation_prompts.HANDOFF_NOTICE,
         )
+        if message_id is not None:  # a pause after a reviewer's reroute: the routing is already on record
+            audit = [*audit, routing_entry(conversation.id, state, outcome)]
         await self._record(
             conversation.id,
             [self._reply(conversation.id, outcome, "assistant", None)],
@@ -321,6 +355,7 @@ class RouterService:
             review=review,
             message_states={message_id: "handed_off"} if message_id is not None else None,
             response=_stored_response(idempotency_record, outcome),
+            audit=audit,
             status="waiting_for_human",
             owner="reviewer",
             turns=outcome.turn,
@@ -354,11 +389,19 @@ class RouterService:
         conversation_id: str,
         messages: list[Message],
         events: list[tuple[str, dict[str, Any]]],
+        audit: list[AuditEntry] | None = None,
         **values: Any,
     ) -> None:
-        """Store messages, events and conversation changes together, then tell the live streams."""
-        for event in await self.store.conversations.record(conversation_id, messages, events, **values):
+        """Store messages, events, audit records and conversation changes together, then tell the streams."""
+        stored = await self.store.conversations.record(
+            conversation_id, messages, events, audit=audit or (), **values
+        )
+        for event in stored:
             self.hub.publish(conversation_id, LiveEvent(event.type, event.data, event.id))
+        for entry in audit or ():
+            if entry.kind == "routing_decision" and entry.details.get("policy"):
+                policy = entry.details["policy"]
+                self.metrics.policy_decisions.labels(policy["policy_version"], policy["path"]).inc()
 
     async def _durable(self, conversation_id: str, type_: str, data: dict[str, Any]) -> None:
         """Store one event for replay, then hand it to the live streams."""
@@ -374,6 +417,17 @@ def _stored_response(record_id: int | None, outcome: TurnOutcome) -> StoredRespo
     if record_id is None:
         return None
     return record_id, response_status(outcome), outcome.model_dump(mode="json")
+
+
+def _decision_entry(
+    conversation_id: str, state: State, decision: ReviewerDecision, review_id: str | None
+) -> AuditEntry:
+    return human_entry(
+        conversation_id,
+        decision.reviewer or "reviewer",
+        f"resolve:{decision.action}",
+        {"turn": state.turn, "text": decision.text, "target": decision.target, "review_id": review_id},
+    )
 
 
 def _message_event(role: str, outcome: TurnOutcome) -> tuple[str, dict[str, Any]]:
@@ -402,7 +456,12 @@ async def open_service(settings: Settings, toolkit: Toolkit | None = None) -> As
             store=store,
             hub=EventHub(),
             metrics=RouterMetrics(),
+            policies=PolicyRegistry(store.policies, settings.policy_refresh_seconds),
+            customers=open_customer_directory(settings, store),
         )
+        await service.policy_control.install_default()
+        if settings.seed_demo_customers and settings.customer_directory is None:
+            await store.customers.seed_demo_if_empty()
         recovered = await service.recover()
         if recovered:
             log.warning("finished %d turn(s) that a previous run left unprocessed", recovered)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import Field
@@ -10,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agents.toolkit import Toolkit
 from app.store.database import default_url
 from graph.context import Context
+from graph.customers import CustomerDirectory
+from graph.policy.deployment import PolicySet, default_policy_set
 from knowledge.articles import DEFAULT_ARTICLES_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +47,17 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
-    confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+    policy_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="How often a worker checks for a new policy deployment."
+    )
+    seed_demo_customers: bool = Field(
+        default=True, description="Fill an empty customers table with the demo portfolio on start."
+    )
+    customer_directory: str | None = Field(
+        default=None,
+        description="`package.module:factory` of a CustomerDirectory (e.g. a CRM adapter) taking the "
+        "settings; default the customers table of the app store.",
+    )
     new_issue_threshold: float = Field(default=0.7, ge=0, le=1)
     retrieval_max_distance: float = Field(default=0.66, gt=0, le=2)
     top_k: int = Field(default=4, ge=1, le=20)
@@ -61,12 +74,24 @@ class Settings(BaseSettings):
         """Where the app store lives."""
         return self.database_url or default_url(self.data_dir)
 
-    def context(self, toolkit: Toolkit, customer_id: str | None = None) -> Context:
+    def context(
+        self,
+        toolkit: Toolkit,
+        customer_id: str | None = None,
+        *,
+        customers: CustomerDirectory | None = None,
+        policies: PolicySet | None = None,
+        channel: str = "chat",
+        received_at: datetime | None = None,
+    ) -> Context:
         """The run context of one turn."""
         return Context(
             toolkit=toolkit,
             customer_id=customer_id,
-            confidence_threshold=self.confidence_threshold,
+            customers=customers,
+            policies=policies or default_policy_set(),
+            channel=channel,
+            received_at=received_at,
             new_issue_threshold=self.new_issue_threshold,
             retrieval_max_distance=self.retrieval_max_distance,
             top_k=self.top_k,

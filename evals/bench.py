@@ -1,10 +1,11 @@
-"""Latency benchmark of offline turns: the embedding floor, the core turn, and the graph with checkpoints."""
+"""Latency benchmark of offline turns: embedding floor, core turn, policy, graph with checkpoints."""
 
 from __future__ import annotations
 
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,13 @@ from agents.specialists.routing import DOMAIN_OF, SPECIALIST_FOR
 from agents.toolkit import Toolkit
 from agents.triage.dataset import read_tickets
 from app.settings import Settings
+from app.store.portfolio import demo_portfolio, facts_of
 from graph.builder import RouterGraph, compile_graph
 from graph.checkpointer import open_checkpointer
 from graph.context import Context
+from graph.nodes.route import policy_inputs
+from graph.policy.deployment import default_policy_set
+from graph.policy.evaluate import PolicyInputs, evaluate
 from graph.state import InputState
 
 # Our own training examples stand in for traffic: realistic lengths, all five categories.
@@ -85,6 +90,23 @@ def core_turn(toolkit: Toolkit, settings: Settings) -> Callable[[str], object]:
     return turn
 
 
+def policy_evaluation(toolkit: Toolkit, texts: Sequence[str]) -> Callable[[str], object]:
+    """The routing policy alone (value score, segment, rules, SLA, explanation), on real classifications.
+
+    Each ticket gets a customer from the demo portfolio in turn, so every segment is exercised.
+    """
+    customers = [facts_of(c) for c in demo_portfolio()]
+    policy = default_policy_set().active
+    at = datetime.now(UTC)
+    inputs: dict[str, PolicyInputs] = {}
+    for number, text in enumerate(dict.fromkeys(texts)):
+        classification = toolkit.classifier.classify(text, toolkit.embedder.embed_one(text)).classification
+        specialist = SPECIALIST_FOR[classification["category"]]
+        customer = customers[number % len(customers)]
+        inputs[text] = policy_inputs(classification, specialist, False, "chat", at, customer)
+    return lambda text: evaluate(policy, inputs[text])
+
+
 async def run_bench(settings: Settings, turns: int) -> dict[str, dict[str, float]]:
     """Every measurement on the same texts, in one process."""
     toolkit = Toolkit.load(settings.triage_model, settings.index_dir)
@@ -92,6 +114,7 @@ async def run_bench(settings: Settings, turns: int) -> dict[str, dict[str, float
     results = {
         "embedding forward pass": summarize(time_each(texts, toolkit.embedder.embed_one)),
         "core turn (triage + retrieval + answer)": summarize(time_each(texts, core_turn(toolkit, settings))),
+        "policy evaluation": summarize(time_each(texts, policy_evaluation(toolkit, texts))),
     }
     context = settings.context(toolkit)
     memory_graph = compile_graph(InMemorySaver())

@@ -12,6 +12,9 @@ from agents.triage.training import cross_validated_probabilities
 from evals.metrics import binary_metrics, classification_metrics, unsafe_automation_rate
 from knowledge.embedding import MiniLMEmbedder
 
+# The default policy's low-confidence threshold (rule `unclear-new-issue`).
+DEFAULT_CONFIDENCE_THRESHOLD = 0.5
+
 
 def triage_escalates(category: str, confidence: float, text: str, threshold: float) -> bool:
     """What triage alone sends to a human: refunds, risk signals, and low confidence."""

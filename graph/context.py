@@ -1,10 +1,13 @@
-"""Run-scoped context: the customer of the run, thresholds from settings, and the loaded toolkit."""
+"""Run-scoped context: the customer and channel of the run, the policies in force, thresholds, models."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from agents.toolkit import Toolkit
+from graph.customers import CustomerDirectory
+from graph.policy.deployment import PolicySet, default_policy_set
 
 
 @dataclass(frozen=True)
@@ -15,8 +18,14 @@ class Context:
     """The embedder, classifier and knowledge base shared by every run in the process."""
     customer_id: str | None = None
     """The customer the conversation belongs to, when the caller knows it."""
-    confidence_threshold: float = 0.5
-    """Below this triage confidence a new issue goes to a human."""
+    customers: CustomerDirectory | None = None
+    """Where `enrich` looks the customer up; None routes every ticket as from an unknown customer."""
+    policies: PolicySet = field(default_factory=default_policy_set)
+    """The routing policies in force: the active version and any canary."""
+    channel: str = "chat"
+    """Where the message arrived; policies may route by it."""
+    received_at: datetime | None = None
+    """When the message was accepted: SLA clocks start here and time-of-day rules read it (default now)."""
     new_issue_threshold: float = 0.7
     """A follow-up leaves the current specialist only when triage is at least this sure."""
     retrieval_max_distance: float = 0.66

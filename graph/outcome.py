@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 from agents.specialists.extractive import Citation
 from agents.triage.dataset import Category
+from graph.policy.evaluate import PolicyDecision
+from graph.policy.sla import SlaDue
 from graph.state import ReviewAction, State
 from knowledge.embedding import MODEL_ID as EMBEDDING_MODEL_ID
 from prompts import escalation, general, specialists
@@ -46,7 +48,11 @@ class TurnOutcome(BaseModel):
     escalation_reason: str | None
     review: ReviewSummary | None
     citations: list[Citation]
-    versions: dict[str, str] = Field(description="Triage model, embedding model and prompts used.")
+    policy: PolicyDecision | None = Field(
+        default=None, description="The routing policy's decision, with the rule that fired and why."
+    )
+    sla: SlaDue | None = Field(default=None, description="When a first response and a resolution are due.")
+    versions: dict[str, str] = Field(description="Triage model, embedding model, policy and prompts used.")
 
 
 def build_outcome(state: State, conversation_id: str, status: TurnStatus, response: str) -> TurnOutcome:
@@ -75,8 +81,11 @@ def build_outcome(state: State, conversation_id: str, status: TurnStatus, respon
             ReviewSummary(action=decision["action"], reviewer=decision["reviewer"]) if decision else None
         ),
         citations=state.citations,
+        policy=state.policy,
+        sla=state.sla,
         versions={
             "triage_model": classification["model_version"],
+            **({"policy": state.policy["policy_version"]} if state.policy else {}),
             "embedding_model": EMBEDDING_MODEL_ID,
             **{f"prompt_{name}": version for name, version in PROMPT_VERSIONS.items()},
         },

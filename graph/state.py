@@ -13,6 +13,9 @@ from typing_extensions import TypedDict
 from agents.specialists.extractive import Citation, Draft, RetrievedPassage
 from agents.specialists.routing import Specialist
 from agents.triage.classifier import Classification
+from graph.policy.evaluate import PolicyDecision
+from graph.policy.sla import SlaDue
+from graph.policy.value import CustomerFacts
 
 ConversationStatus = Literal["active", "closed"]
 ReviewAction = Literal["approve", "reply", "reroute", "close"]
@@ -25,6 +28,7 @@ class RouteDecision(TypedDict):
     reason: str
     follow_up: bool
     needs_human: str | None
+    """Why a person must see this turn whatever the specialist finds (the policy's reason), if they must."""
 
 
 class ReviewDecision(TypedDict):
@@ -69,12 +73,20 @@ class State(InputState):
 
     vector: list[float] | None = None
     """This turn's message vector: computed once, used by triage and retrieval."""
+    customer: CustomerFacts | None = None
+    """The routing facts of the customer, loaded this turn (only what the policy decides on)."""
     classification: Classification | None = None
     """What triage concluded."""
     intent_vectors: dict[str, list[float]] = field(default_factory=dict)
     """For a multi-issue message, the vector of the clause carrying each issue (by category)."""
     route: RouteDecision | None = None
     """Where the turn was sent."""
+    policy_inputs: dict[str, Any] | None = None
+    """Everything the routing policy decided from, as recorded in the audit log for replay."""
+    policy: PolicyDecision | None = None
+    """The policy's decision: version, rule, path, priority, SLA, value score and explanation."""
+    sla: SlaDue | None = None
+    """When a first response and a resolution are due for this turn."""
     retrieved: list[RetrievedPassage] = field(default_factory=list)
     """Passages the specialist found relevant."""
     draft: Draft | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,8 @@ def make_context(toolkit: Toolkit) -> Callable[..., Context]:
     """Context from default settings, with per-test overrides."""
 
     def make(**overrides: Any) -> Context:
-        settings = Settings().model_copy(update=overrides)
-        return settings.context(toolkit, overrides.get("customer_id"))
+        context = Settings().context(toolkit, overrides.pop("customer_id", None))
+        return dataclasses.replace(context, **overrides)
 
     return make
 

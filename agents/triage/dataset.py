@@ -25,6 +25,8 @@ class LabelledTicket(BaseModel):
     category: Category = Field(description="The correct triage category.")
     expect_escalation: bool = Field(default=False, description="Whether the ticket must reach a human.")
     id: str | None = Field(default=None, description="A stable id, when the dataset has one.")
+    customer_id: str | None = Field(default=None, description="Who sent it, for value and SLA decisions.")
+    channel: str = Field(default="chat", description="Where it arrived: chat, email, phone, …")
 
     @field_validator("text")
     @classmethod

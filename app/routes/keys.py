@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth import Admin
 from app.deps import ServiceDep
 from app.errors import ERROR_RESPONSES
-from app.service import NotFoundError
+from app.refusals import NotFoundError
 from app.store.keys import Role
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=ERROR_RESPONSES)

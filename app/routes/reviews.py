@@ -12,11 +12,20 @@ from agents.specialists.routing import Specialist
 from app.auth import ReviewerOrAdmin
 from app.deps import ServiceDep
 from app.errors import ERROR_RESPONSES
-from app.store.models import Review
+from app.store.models import Review, utcnow
 from graph.outcome import TurnOutcome
+from graph.policy.sla import ClockState, clock_state
 from graph.review import ReviewerDecision
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"], responses=ERROR_RESPONSES)
+
+
+class SlaClockOut(BaseModel):
+    """One SLA clock of a review."""
+
+    due: datetime
+    stopped_at: datetime | None = Field(description="When a person responded or resolved it, if they have.")
+    state: ClockState = Field(description="met, missed, on_track, at_risk or breached")
 
 
 class ReviewOut(BaseModel):
@@ -35,6 +44,13 @@ class ReviewOut(BaseModel):
     handoff: dict[str, Any] = Field(
         description="Ticket, transcript, classification, retrieved articles, draft, reason."
     )
+    priority: str | None = Field(description="urgent, high, normal or low, as the policy decided.")
+    sla_class: str | None = Field(description="The service level the policy chose (e.g. vip).")
+    value_score: float | None = Field(description="The customer's value score, 0 to 100.")
+    policy_version: str | None = Field(description="The policy version that routed the turn.")
+    first_response: SlaClockOut | None = Field(description="The first-response clock.")
+    resolution: SlaClockOut | None = Field(description="The resolution clock.")
+    breached: bool = Field(description="Whether any running clock is past due or stopped late.")
 
 
 class ApproveIn(BaseModel):
@@ -70,8 +86,19 @@ class CloseIn(BaseModel):
 ResolveIn = Annotated[ApproveIn | ReplyIn | RerouteIn | CloseIn, Field(discriminator="action")]
 
 
+def sla_clock(review: Review, due: datetime | None, stopped_at: datetime | None) -> SlaClockOut | None:
+    """A clock's state now; reviews from before SLAs were stamped have none."""
+    if due is None:
+        return None
+    state = clock_state(review.created_at, due, stopped_at, utcnow())
+    return SlaClockOut(due=due, stopped_at=stopped_at, state=state)
+
+
 def review_out(review: Review) -> ReviewOut:
     """The API view of a stored review."""
+    first_response = sla_clock(review, review.first_response_due, review.first_responded_at)
+    resolution = sla_clock(review, review.resolution_due, review.resolved_at)
+    clocks = [c for c in (first_response, resolution) if c is not None]
     return ReviewOut(
         id=review.id,
         conversation_id=review.conversation_id,
@@ -84,12 +111,19 @@ def review_out(review: Review) -> ReviewOut:
         created_at=review.created_at,
         waiting_messages=review.waiting_messages,
         handoff=review.payload,
+        priority=review.priority,
+        sla_class=review.sla_class,
+        value_score=review.value_score,
+        policy_version=review.policy_version,
+        first_response=first_response,
+        resolution=resolution,
+        breached=any(c.state in ("breached", "missed") for c in clocks),
     )
 
 
 @router.get("", response_model=list[ReviewOut])
 async def list_reviews(principal: ReviewerOrAdmin, service: ServiceDep) -> list[ReviewOut]:
-    """Pending escalations, oldest first."""
+    """Pending escalations: soonest first-response due first, then the most valuable customer."""
     return [review_out(r) for r in await service.list_reviews("pending")]
 
 

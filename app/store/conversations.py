@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from app.store.audit import AuditEntry, append
 from app.store.database import Sessions
 from app.store.models import Conversation, Event, IdempotencyRecord, Message, Review, utcnow
 
@@ -39,10 +40,11 @@ class ConversationStore:
         review: Review | None = None,
         message_states: dict[int, str] | None = None,
         response: StoredResponse | None = None,
+        audit: Sequence[AuditEntry] = (),
         **conversation_values: Any,
     ) -> list[Event]:
         """In one transaction: new messages, a new review, message states, conversation columns, events,
-        and the response kept for replays of the request's Idempotency-Key.
+        audit records, and the response kept for replays of the request's Idempotency-Key.
 
         Returns the stored events (with the ids streams replay by).
         """
@@ -66,6 +68,8 @@ class ConversationStore:
                     .where(Conversation.id == conversation_id)
                     .values(**conversation_values, updated_at=utcnow())
                 )
+            if audit:
+                await append(session, audit)
         return stored
 
     async def messages(self, conversation_id: str) -> list[Message]:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -100,6 +111,14 @@ class Review(Base):
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    priority: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    sla_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    value_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    policy_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    first_response_due: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
+    resolution_due: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    first_responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    """When a person first wrote to the customer: it stops the first-response clock."""
 
 
 class Event(Base):
@@ -128,3 +147,90 @@ class IdempotencyRecord(Base):
     response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Customer(Base):
+    """A customer as the router sees it: who they are, what they hold and what they are worth."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(16))
+    """enterprise, business, standard or free."""
+    annual_contract_value: Mapped[float] = mapped_column(Float, default=0.0)
+    products: Mapped[list[str]] = mapped_column(JSON, default=list)
+    region: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    preferred_channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    open_incidents: Mapped[int] = mapped_column(Integer, default=0)
+    recent_tickets: Mapped[int] = mapped_column(Integer, default=0)
+    """Tickets in the last 90 days."""
+    satisfaction: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Average satisfaction of recent tickets, 1 to 5."""
+    renewal_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    churn_signals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class PolicyVersion(Base):
+    """One immutable version of a routing policy document."""
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    document: Mapped[str] = mapped_column(Text)
+    """The YAML exactly as proposed; never edited."""
+    digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    """draft until a second admin approves it."""
+    proposed_by: Mapped[str] = mapped_column(String(200))
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class PolicyDeployment(Base):
+    """Which versions serve traffic: append-only, the newest row is in force."""
+
+    __tablename__ = "policy_deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    active_version: Mapped[int] = mapped_column(ForeignKey("policy_versions.version"))
+    canary_version: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.version"), nullable=True)
+    canary_percent: Mapped[float] = mapped_column(Float, default=0.0)
+    action: Mapped[str] = mapped_column(String(32))
+    """install, canary, promote, rollback or stop_canary."""
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AuditRecord(Base):
+    """One link of the append-only, hash-chained audit log."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    """routing_decision, human_action or policy_change."""
+    conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """What the decision was made from; personal data here can be redacted, see `inputs_digest`."""
+    inputs_digest: Mapped[str] = mapped_column(String(64))
+    """sha256 of the inputs as first written: the chain covers this, so redaction keeps it verifiable."""
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The decision, versions, rule, retrieved articles and explanation."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last link (one row): appends update it, which serialises them and exposes truncation."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

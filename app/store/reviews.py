@@ -38,9 +38,19 @@ class ReviewStore:
             return (await session.scalars(query)).first()
 
     async def in_status(self, status: ReviewStatus = "pending") -> list[Review]:
-        """Reviews in one status, oldest first."""
+        """Reviews in one status: soonest first-response due first, then the most valuable customer."""
         async with self._sessions() as session:
-            query = select(Review).where(Review.status == status).order_by(Review.created_at, Review.id)
+            query = (
+                select(Review)
+                .where(Review.status == status)
+                .order_by(
+                    Review.first_response_due.is_(None),
+                    Review.first_response_due,
+                    Review.value_score.desc(),
+                    Review.created_at,
+                    Review.id,
+                )
+            )
             return list(await session.scalars(query))
 
     async def count_pending(self) -> int:
@@ -80,8 +90,15 @@ class ReviewStore:
 
     async def finish_resolving(self, review_id: str, decision: dict[str, Any] | None) -> None:
         """Mark resolved with the decision, or hand back to pending when `decision` is None."""
+        now = utcnow()
         values: dict[str, Any] = (
-            {"status": "resolved", "decision": decision, "resolved_at": utcnow()}
+            {
+                "status": "resolved",
+                "decision": decision,
+                "resolved_at": now,
+                # Every decision writes to the customer (or hands them back to a specialist who does).
+                "first_responded_at": func.coalesce(Review.first_responded_at, now),
+            }
             if decision is not None
             else {"status": "pending"}
         )

@@ -9,17 +9,20 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.store.audit import AuditLog
 from app.store.conversations import ConversationStore
+from app.store.customers import CustomerStore
 from app.store.database import Sessions, create_engine, migrate
 from app.store.events import EventStore
 from app.store.idempotency import IdempotencyStore
 from app.store.keys import KeyStore
+from app.store.policies import PolicyStore
 from app.store.reviews import ReviewStore
 
 
 @dataclass(frozen=True)
 class AppStore:
-    """Keys, conversations, reviews, events and idempotency records."""
+    """Keys, conversations, reviews, events, idempotency records, customers, policies and the audit log."""
 
     engine: AsyncEngine
     keys: KeyStore
@@ -27,6 +30,9 @@ class AppStore:
     reviews: ReviewStore
     events: EventStore
     idempotency: IdempotencyStore
+    customers: CustomerStore
+    policies: PolicyStore
+    audit: AuditLog
 
     async def ping(self) -> None:
         """Raise when the database cannot be reached."""
@@ -48,6 +54,9 @@ async def open_store(url: str) -> AsyncIterator[AppStore]:
             reviews=ReviewStore(sessions),
             events=EventStore(sessions),
             idempotency=IdempotencyStore(sessions),
+            customers=CustomerStore(sessions),
+            policies=PolicyStore(sessions),
+            audit=AuditLog(sessions),
         )
     finally:
         await engine.dispose()

@@ -1,16 +1,21 @@
-"""route: send the turn to a specialist or to a human, keeping follow-ups with their specialist."""
+"""route: decide by the routing policy where the turn goes, keeping follow-ups with their specialist."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.specialists.routing import SPECIALIST_FOR, SPECIALISTS, Specialist
 from agents.triage.classifier import Classification
 from graph.context import Context
+from graph.policy.evaluate import PolicyDecision, PolicyInputs, evaluate
+from graph.policy.sla import due_times
+from graph.policy.value import CustomerFacts
 from graph.state import RouteDecision, State
 
 Target = Literal["billing", "access", "technical", "refunds", "general", "escalate"]
@@ -29,14 +34,25 @@ def choose_specialist(
     return (suggested, False) if clearly_new else (owner, True)
 
 
-def human_needed(classification: Classification, follow_up: bool, threshold: float) -> str | None:
-    """Why this turn must reach a human whatever the specialist finds, if it must."""
-    if classification["risk_signals"]:
-        return "risk:" + ",".join(classification["risk_signals"])
-    # A follow-up ("still broken") is short and vague by nature; its issue is already known.
-    if not follow_up and classification["confidence"] < threshold:
-        return "low_confidence"
-    return None
+def policy_inputs(
+    classification: Classification,
+    specialist: Specialist,
+    follow_up: bool,
+    channel: str,
+    at: datetime,
+    customer: CustomerFacts | None,
+) -> PolicyInputs:
+    """What the routing policy decides from: nothing else about the ticket or the customer."""
+    return PolicyInputs(
+        category=classification["category"],
+        confidence=classification["confidence"],
+        risk_signals=tuple(classification["risk_signals"]),
+        follow_up=follow_up,
+        specialist=specialist,
+        channel=channel,
+        at=at,
+        customer=customer,
+    )
 
 
 def switches(handlers: Sequence[str]) -> int:
@@ -45,37 +61,45 @@ def switches(handlers: Sequence[str]) -> int:
     return sum(a != b for a, b in zip(specialists, specialists[1:], strict=False))
 
 
+def human_reason(decision: PolicyDecision) -> str | None:
+    """Why the policy wants a person on this turn, if it does."""
+    if decision["path"] == "ai_only":
+        return None
+    return decision["reason"] or f"policy:{decision['rule']}"
+
+
 def route(state: State, runtime: Runtime[Context]) -> Command[Target]:
-    """Pick the target; risk and low confidence still go through a specialist to get a draft."""
+    """Pick the target by policy; a turn that needs approval still gets a specialist's draft first."""
     context = runtime.context
     classification = state.classification
     if classification is None:
         raise ValueError("route needs triage's classification")
-    target, follow_up = choose_specialist(classification, state.owner, context.new_issue_threshold)
-    needs_human = human_needed(classification, follow_up, context.confidence_threshold)
-    goto: Target
+    suggested, follow_up = choose_specialist(classification, state.owner, context.new_issue_threshold)
+    at = context.received_at or datetime.now(UTC)
+    inputs = policy_inputs(classification, suggested, follow_up, context.channel, at, state.customer)
+    conversation_id = str(get_config().get("configurable", {}).get("thread_id", ""))
+    decision = evaluate(context.policies.for_key(state.customer_id or conversation_id), inputs)
+    target: Specialist = decision["specialist"]  # type: ignore[assignment]  # the schema allows only specialists
+    needs_human = human_reason(decision)
+    goto: Target = "escalate" if decision["path"] == "human_first" else target
     recent = state.handlers[-(context.loop_guard_window - 1) :] + [target]
     if switches(recent) > context.loop_guard_max_switches:
-        needs_human, goto = "loop_guard", "escalate"
-    elif needs_human and target == "general":
-        goto = "escalate"  # nothing to draft for small talk, abuse or a request for a person
-    else:
-        goto = target
+        needs_human, goto = "loop_guard", "escalate"  # a safety net no policy can switch off
     new_topic = not follow_up
-    decision = RouteDecision(
-        target=goto,
-        reason="follow_up" if follow_up else f"category:{classification['category']}",
-        follow_up=follow_up,
-        needs_human=needs_human,
-    )
-    return Command(
-        goto=goto,
-        update={
-            "route": decision,
-            "owner": target,
-            "handlers": [goto],
-            "escalation_reason": needs_human if goto == "escalate" else None,
-            "topic_vector": state.vector if new_topic else state.topic_vector,
-            "sent_passages": [] if new_topic else state.sent_passages,
-        },
-    )
+    update: dict[str, Any] = {
+        "route": RouteDecision(
+            target=goto,
+            reason="follow_up" if follow_up else f"category:{classification['category']}",
+            follow_up=follow_up,
+            needs_human=needs_human,
+        ),
+        "policy_inputs": inputs.to_json(),
+        "policy": decision,
+        "sla": due_times(at, decision),
+        "owner": target,
+        "handlers": [goto],
+        "escalation_reason": needs_human if goto == "escalate" else None,
+        "topic_vector": state.vector if new_topic else state.topic_vector,
+        "sent_passages": [] if new_topic else state.sent_passages,
+    }
+    return Command(goto=goto, update=update)

@@ -95,8 +95,6 @@ def _escalation_reason(state: State, name: Specialist, draft: Draft | None) -> s
     route = state.route
     if route and route["needs_human"]:
         return route["needs_human"]
-    if name == "refunds":
-        return "refund_requires_approval"  # money never moves without a person
     if draft is None:
         return "no_relevant_article"
     return None

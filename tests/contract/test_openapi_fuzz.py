@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import CheckFunction
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from agents.toolkit import Toolkit
 from app.api import create_app
@@ -40,6 +42,19 @@ def operations(app: FastAPI) -> list[schemathesis.APIOperation]:
     return [result.ok() for result in schema.get_all_operations()]
 
 
+# A policy document is any string to the schema; whether it is a valid policy is decided by the
+# policy schema, which answers 422 naming the bad field. And an over-long document made of escaped
+# characters exceeds the byte limit first, which is refused with 413 (tested in test_api_limits).
+SEMANTIC_BODIES = {"POST /v1/policies"}
+
+
+def semantic_checks(case: schemathesis.Case) -> list[CheckFunction]:
+    """Checks that cannot hold for bodies only a deeper validation can accept or refuse."""
+    if case.operation.label in SEMANTIC_BODIES:
+        return [positive_data_acceptance, negative_data_rejection]
+    return []
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_api_conforms_to_its_schema(running_app: tuple[FastAPI, str], mode: GenerationMode) -> None:
     app, admin_key = running_app
@@ -51,7 +66,7 @@ def test_api_conforms_to_its_schema(running_app: tuple[FastAPI, str], mode: Gene
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers=headers)
+            case.call_and_validate(headers=headers, excluded_checks=semantic_checks(case))
 
         try:
             check()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from langgraph.types import Command
+from policy_helpers import default_policy_text, policy_set_from
 from pydantic import ValidationError
 
 from graph.builder import RouterGraph
@@ -98,7 +99,10 @@ async def test_refunds_always_stop_for_a_human_with_a_draft(
 
 async def test_low_confidence_escalates(graph: RouterGraph, make_context: ContextFactory) -> None:
     # A threshold above any probability the head gives makes every new issue "unsure".
-    result = await say(graph, "t", "hmm about the thing from before", make_context(confidence_threshold=1.0))
+    unsure = policy_set_from(
+        default_policy_text().replace("confidence: {below: 0.5}", "confidence: {below: 1.0}")
+    )
+    result = await say(graph, "t", "hmm about the thing from before", make_context(policies=unsure))
     (pause,) = result["__interrupt__"]
     assert pause.value["reason"] == "low_confidence"
 
