@@ -109,7 +109,7 @@ def route(
 @review_cli.command("list")
 @user_errors
 def review_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Pending escalations, oldest first."""
+    """Pending escalations: soonest first-response due first, then the most valuable customer."""
 
     async def go() -> list[dict[str, Any]]:
         async with open_service(Settings()) as service:
@@ -119,6 +119,10 @@ def review_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."
                     "conversation_id": r.conversation_id,
                     "turn": r.turn,
                     "reason": r.reason,
+                    "priority": r.priority,
+                    "sla_class": r.sla_class,
+                    "value_score": r.value_score,
+                    "first_response_due": r.first_response_due.isoformat() if r.first_response_due else None,
                     "created_at": r.created_at.isoformat(),
                     "text": r.payload["text"],
                     "draft": (r.payload.get("draft") or {}).get("text"),
@@ -134,9 +138,13 @@ def review_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     if not reviews:
         out.print("No pending reviews.")
         return
-    table = Table("id", "conversation", "reason", "message", "created")
+    table = Table("id", "conversation", "priority", "SLA", "first response due", "reason", "message")
     for r in reviews:
-        table.add_row(r["id"], r["conversation_id"], r["reason"], r["text"][:60], r["created_at"][:19])
+        due = (r["first_response_due"] or "")[:19]
+        sla = f"{r['sla_class'] or ''}"
+        table.add_row(
+            r["id"], r["conversation_id"], r["priority"] or "", sla, due, r["reason"], r["text"][:60]
+        )
     out.print(table)
 
 
