@@ -141,9 +141,14 @@ def review_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     table = Table("id", "conversation", "priority", "SLA", "first response due", "reason", "message")
     for r in reviews:
         due = (r["first_response_due"] or "")[:19]
-        sla = f"{r['sla_class'] or ''}"
         table.add_row(
-            r["id"], r["conversation_id"], r["priority"] or "", sla, due, r["reason"], r["text"][:60]
+            r["id"],
+            r["conversation_id"],
+            r["priority"] or "",
+            r["sla_class"] or "",
+            due,
+            r["reason"],
+            r["text"][:60],
         )
     out.print(table)
 
