@@ -6,6 +6,7 @@ from typing import Any
 
 from app.store.audit import AuditEntry
 from graph.outcome import TurnOutcome
+from graph.review import ReviewerDecision
 from graph.state import State
 
 ROUTER_ACTOR = "router"
@@ -46,4 +47,16 @@ def human_entry(
         conversation_id=conversation_id,
         inputs={},
         details={"action": action, **(details or {})},
+    )
+
+
+def decision_entry(
+    conversation_id: str, turn: int, decision: ReviewerDecision, review_id: str | None
+) -> AuditEntry:
+    """A reviewer's decision on a paused turn."""
+    return human_entry(
+        conversation_id,
+        decision.reviewer or "reviewer",
+        f"resolve:{decision.action}",
+        {"turn": turn, "text": decision.text, "target": decision.target, "review_id": review_id},
     )

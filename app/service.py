@@ -16,7 +16,7 @@ from typing import Any
 from langgraph.types import Command, Interrupt
 
 from agents.toolkit import Toolkit
-from app.audit_trail import human_entry, routing_entry
+from app.audit_trail import decision_entry, human_entry, routing_entry
 from app.customer_directory import open_customer_directory
 from app.events import EventHub, LiveEvent
 from app.metrics import RouterMetrics
@@ -168,7 +168,7 @@ class RouterService:
         self.metrics.turn_seconds.observe(time.perf_counter() - started)
         return await self._settle(conversation, result, message.id, None, idempotency_record)
 
-    async def _context(self, conversation: Conversation, received_at: Any) -> Context:
+    async def _context(self, conversation: Conversation, received_at: datetime) -> Context:
         """The run context: this conversation's customer and channel, the policies now in force."""
         return self.settings.context(
             self.toolkit,
@@ -284,7 +284,7 @@ class RouterService:
     ) -> TurnOutcome:
         """Record where the run stopped (a handoff, or a finished turn) in one transaction."""
         state = result.state
-        human = [_decision_entry(conversation.id, state, decision, review_id)] if decision else []
+        human = [decision_entry(conversation.id, state.turn, decision, review_id)] if decision else []
         if result.interrupts:
             return await self._hand_off(
                 conversation, state, result.interrupts[0], message_id, idempotency_record, human
@@ -417,17 +417,6 @@ def _stored_response(record_id: int | None, outcome: TurnOutcome) -> StoredRespo
     if record_id is None:
         return None
     return record_id, response_status(outcome), outcome.model_dump(mode="json")
-
-
-def _decision_entry(
-    conversation_id: str, state: State, decision: ReviewerDecision, review_id: str | None
-) -> AuditEntry:
-    return human_entry(
-        conversation_id,
-        decision.reviewer or "reviewer",
-        f"resolve:{decision.action}",
-        {"turn": state.turn, "text": decision.text, "target": decision.target, "review_id": review_id},
-    )
 
 
 def _message_event(role: str, outcome: TurnOutcome) -> tuple[str, dict[str, Any]]:

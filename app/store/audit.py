@@ -148,20 +148,32 @@ def _link(seq: int, prev_hash: str, entry: AuditEntry) -> AuditRecord:
     # Store exactly what was hashed (tuples become lists, keys strings), so a reread hashes the same.
     inputs: dict[str, Any] = json.loads(canonical_json(entry.inputs))
     details: dict[str, Any] = json.loads(canonical_json(entry.details))
-    inputs_digest = digest(inputs)
-    return AuditRecord(
+    record = AuditRecord(
         seq=seq,
         at=at,
         kind=entry.kind,
         conversation_id=entry.conversation_id,
         actor=entry.actor,
         inputs=inputs,
-        inputs_digest=inputs_digest,
+        inputs_digest=digest(inputs),
         details=details,
         prev_hash=prev_hash,
-        hash=link_hash(
-            seq, at, entry.kind, entry.conversation_id, entry.actor, inputs_digest, details, prev_hash
-        ),
+    )
+    record.hash = record_hash(record)
+    return record
+
+
+def record_hash(record: AuditRecord) -> str:
+    """The hash a record's own fields give: what it was written with, unless someone changed it."""
+    return link_hash(
+        record.seq,
+        record.at,
+        record.kind,
+        record.conversation_id,
+        record.actor,
+        record.inputs_digest,
+        record.details,
+        record.prev_hash,
     )
 
 
@@ -274,17 +286,7 @@ def _check_record(record: AuditRecord, prev_seq: int, prev_hash: str) -> str | N
             f"record {record.seq} is not linked to the record before it: its prev_hash is not {before} "
             "(records were reordered, relinked or replaced)"
         )
-    recomputed = link_hash(
-        record.seq,
-        record.at,
-        record.kind,
-        record.conversation_id,
-        record.actor,
-        record.inputs_digest,
-        record.details,
-        record.prev_hash,
-    )
-    if recomputed != record.hash:
+    if record_hash(record) != record.hash:
         return f"record {record.seq} was altered: its hash does not match its contents"
     if not is_redacted(record.inputs) and digest(record.inputs) != record.inputs_digest:
         return f"record {record.seq}'s inputs were altered: they do not match their digest"

@@ -18,12 +18,6 @@ class ReviewStore:
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
 
-    async def add(self, review: Review) -> None:
-        """Record a new escalation; recording the same interrupt twice keeps the first."""
-        async with self._sessions.begin() as session:
-            if await session.get(Review, review.id) is None:
-                session.add(review)
-
     async def get(self, review_id: str) -> Review | None:
         """One review by id."""
         async with self._sessions() as session:
