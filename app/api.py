@@ -9,10 +9,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from agents.llm.factory import ModelFactory
+from agents.safety.pii import default_redactor
 from agents.toolkit import Toolkit
 from app.auth import Authenticate
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit, KeyRateLimiter
+from app.log_redaction import install_log_redaction
 from app.routes import audit, conversations, customers, health, keys, policies, reviews
 from app.service import RouterService, open_service
 from app.settings import Settings
@@ -32,13 +35,17 @@ async def ensure_first_admin_key(service: RouterService) -> None:
     )
 
 
-def create_app(settings: Settings | None = None, toolkit: Toolkit | None = None) -> FastAPI:
-    """The app; `toolkit` lets tests share loaded models between apps."""
+def create_app(
+    settings: Settings | None = None, toolkit: Toolkit | None = None, models: ModelFactory | None = None
+) -> FastAPI:
+    """The app; `toolkit` lets tests share loaded models between apps, `models` swaps the chat models."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_service(settings, toolkit) as service:
+        # After uvicorn has configured logging, so the filter lands on the handlers it made.
+        install_log_redaction(default_redactor())
+        async with open_service(settings, toolkit, models) as service:
             await ensure_first_admin_key(service)
             app.state.service = service
             app.state.rate_limiter = KeyRateLimiter(settings.rate_limit)

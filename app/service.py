@@ -15,6 +15,8 @@ from typing import Any
 
 from langgraph.types import Command, Interrupt
 
+from agents.llm.factory import ModelFactory
+from agents.llm.runtime import LLMRuntime
 from agents.toolkit import Toolkit
 from app.audit_trail import decision_entry, human_entry, routing_entry
 from app.customer_directory import open_customer_directory
@@ -85,6 +87,8 @@ class RouterService:
     metrics: RouterMetrics
     policies: PolicyRegistry
     customers: CustomerDirectory
+    llm: LLMRuntime | None = None
+    """LLM mode's models and guard; None runs the offline mode."""
     locks: ConversationLocks = field(default_factory=ConversationLocks)
 
     @property
@@ -174,6 +178,8 @@ class RouterService:
             self.toolkit,
             conversation.customer_id,
             customers=self.customers,
+            llm=self.llm,
+            business=self.store.business,
             policies=await self.policies.current(),
             channel=conversation.channel,
             received_at=received_at,
@@ -419,13 +425,29 @@ def _stored_response(record_id: int | None, outcome: TurnOutcome) -> StoredRespo
     return record_id, response_status(outcome), outcome.model_dump(mode="json")
 
 
+def open_llm(settings: Settings, models: ModelFactory | None = None) -> LLMRuntime | None:
+    """LLM mode's runtime when a model is configured; personal data is redacted from all it sends."""
+    config = settings.llm_config()
+    if config is None:
+        return None
+    # Presidio and spaCy take a second or two to import: only LLM mode pays for them.
+    from agents.safety.pii import default_redactor
+
+    return LLMRuntime.open(config, default_redactor(), models)
+
+
 def _message_event(role: str, outcome: TurnOutcome) -> tuple[str, dict[str, Any]]:
     return "message", {"role": role, "text": outcome.response, "outcome": outcome.model_dump(mode="json")}
 
 
 @asynccontextmanager
-async def open_service(settings: Settings, toolkit: Toolkit | None = None) -> AsyncIterator[RouterService]:
-    """Load the models, open the checkpointer and the store, recover cut-short turns, serve."""
+async def open_service(
+    settings: Settings, toolkit: Toolkit | None = None, models: ModelFactory | None = None
+) -> AsyncIterator[RouterService]:
+    """Load the models, open the checkpointer and the store, recover cut-short turns, serve.
+
+    `models` replaces the chat models of LLM mode (tests pass scripted fakes); it needs `llm_model` set.
+    """
     toolkit = toolkit or Toolkit.load(
         settings.triage_model, settings.index_dir, threads=settings.embedding_threads
     )
@@ -447,10 +469,12 @@ async def open_service(settings: Settings, toolkit: Toolkit | None = None) -> As
             metrics=RouterMetrics(),
             policies=PolicyRegistry(store.policies, settings.policy_refresh_seconds),
             customers=open_customer_directory(settings, store),
+            llm=open_llm(settings, models),
         )
         await service.policy_control.install_default()
         if settings.seed_demo_customers and settings.customer_directory is None:
             await store.customers.seed_demo_if_empty()
+            await store.business.seed_demo_if_empty()
         recovered = await service.recover()
         if recovered:
             log.warning("finished %d turn(s) that a previous run left unprocessed", recovered)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agents.llm.config import AgentName, Budgets, Endpoint, LLMConfig, Resilience, StructuredMethod
+from agents.llm.runtime import LLMRuntime
 from agents.toolkit import Toolkit
+from agents.tools.business import BusinessData
 from app.store.database import default_url
 from graph.context import Context
 from graph.customers import CustomerDirectory
@@ -17,6 +20,16 @@ from knowledge.articles import DEFAULT_ARTICLES_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TRIAGE_MODEL = PROJECT_ROOT / "build" / "triage-head"
+
+
+class AgentModel(BaseModel):
+    """One agent's own endpoint; what it leaves out comes from the default LLM settings."""
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    structured_method: StructuredMethod | None = None
+    timeout_seconds: float | None = Field(default=None, gt=0)
 
 
 class Settings(BaseSettings):
@@ -58,6 +71,31 @@ class Settings(BaseSettings):
         description="`package.module:factory` of a CustomerDirectory (e.g. a CRM adapter) taking the "
         "settings; default the customers table of the app store.",
     )
+    llm_model: str | None = Field(
+        default=None, description="The chat model's name; set it (with llm_base_url) to turn LLM mode on."
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="An OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp); empty for OpenAI."
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="The endpoint's API key.")
+    llm_structured_method: StructuredMethod = Field(
+        default="auto", description="json_schema, json_mode or function_calling; auto picks per endpoint."
+    )
+    llm_timeout_seconds: float = Field(default=20.0, gt=0, description="Deadline of one model call.")
+    llm_agents: dict[AgentName, AgentModel] = Field(
+        default_factory=dict,
+        description='Per-agent overrides as JSON, e.g. {"triage": {"model": "small-model"}}.',
+    )
+    llm_tokens_per_conversation: int = Field(default=40_000, ge=1)
+    llm_tokens_per_day: int = Field(default=5_000_000, ge=1)
+    llm_cost_per_day: float | None = Field(default=None, gt=0)
+    llm_input_price_per_million: float = Field(default=0.0, ge=0)
+    llm_output_price_per_million: float = Field(default=0.0, ge=0)
+    llm_max_attempts: int = Field(default=2, ge=1, le=5)
+    llm_breaker_threshold: int = Field(default=3, ge=1)
+    llm_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    llm_triage_confidence_threshold: float = Field(default=0.6, ge=0, le=1)
+    llm_max_agent_steps: int = Field(default=4, ge=1, le=10)
     new_issue_threshold: float = Field(default=0.7, ge=0, le=1)
     retrieval_max_distance: float = Field(default=0.66, gt=0, le=2)
     top_k: int = Field(default=4, ge=1, le=20)
@@ -74,11 +112,43 @@ class Settings(BaseSettings):
         """Where the app store lives."""
         return self.database_url or default_url(self.data_dir)
 
+    def llm_config(self) -> LLMConfig | None:
+        """LLM mode's configuration, or None (offline mode) when no model is set."""
+        if self.llm_model is None:
+            return None
+        default = Endpoint(
+            model=self.llm_model,
+            base_url=self.llm_base_url,
+            api_key=self.llm_api_key or SecretStr("not-needed"),
+            structured_method=self.llm_structured_method,
+            timeout_seconds=self.llm_timeout_seconds,
+        )
+        return LLMConfig(
+            default=default,
+            overrides={agent: _override(default, own) for agent, own in self.llm_agents.items()},
+            budgets=Budgets(
+                tokens_per_conversation=self.llm_tokens_per_conversation,
+                tokens_per_day=self.llm_tokens_per_day,
+                cost_per_day=self.llm_cost_per_day,
+                input_price_per_million=self.llm_input_price_per_million,
+                output_price_per_million=self.llm_output_price_per_million,
+            ),
+            resilience=Resilience(
+                max_attempts=self.llm_max_attempts,
+                breaker_threshold=self.llm_breaker_threshold,
+                breaker_reset_seconds=self.llm_breaker_reset_seconds,
+            ),
+            triage_confidence_threshold=self.llm_triage_confidence_threshold,
+            max_agent_steps=self.llm_max_agent_steps,
+        )
+
     def context(
         self,
         toolkit: Toolkit,
         customer_id: str | None = None,
         *,
+        llm: LLMRuntime | None = None,
+        business: BusinessData | None = None,
         customers: CustomerDirectory | None = None,
         policies: PolicySet | None = None,
         channel: str = "chat",
@@ -89,6 +159,8 @@ class Settings(BaseSettings):
             toolkit=toolkit,
             customer_id=customer_id,
             customers=customers,
+            llm=llm,
+            business=business,
             policies=policies or default_policy_set(),
             channel=channel,
             received_at=received_at,
@@ -98,3 +170,14 @@ class Settings(BaseSettings):
             loop_guard_window=self.loop_guard_window,
             loop_guard_max_switches=self.loop_guard_max_switches,
         )
+
+
+def _override(default: Endpoint, own: AgentModel) -> Endpoint:
+    """The default endpoint with what an agent sets for itself."""
+    return Endpoint(
+        model=own.model or default.model,
+        base_url=own.base_url if own.base_url is not None else default.base_url,
+        api_key=own.api_key or default.api_key,
+        structured_method=own.structured_method or default.structured_method,
+        timeout_seconds=own.timeout_seconds or default.timeout_seconds,
+    )

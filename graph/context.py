@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from agents.llm.runtime import LLMRuntime
 from agents.toolkit import Toolkit
+from agents.tools.business import BusinessData
 from graph.customers import CustomerDirectory
 from graph.policy.deployment import PolicySet, default_policy_set
 
@@ -22,6 +24,10 @@ class Context:
     """Where `enrich` looks the customer up; None routes every ticket as from an unknown customer."""
     policies: PolicySet = field(default_factory=default_policy_set)
     """The routing policies in force: the active version and any canary."""
+    llm: LLMRuntime | None = None
+    """LLM mode's models, guard and redactor; None runs the offline mode."""
+    business: BusinessData | None = None
+    """The business data the LLM specialists' tools read, and where approved actions are carried out."""
     channel: str = "chat"
     """Where the message arrived; policies may route by it."""
     received_at: datetime | None = None

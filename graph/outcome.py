@@ -6,19 +6,25 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agents.llm.usage import TurnUsage
+from agents.specialists.agent import ToolUse
 from agents.specialists.extractive import Citation
+from agents.tools.business import ActionResult, ProposedAction
 from agents.triage.dataset import Category
 from graph.policy.evaluate import PolicyDecision
 from graph.policy.sla import SlaDue
 from graph.state import ReviewAction, State
 from knowledge.embedding import MODEL_ID as EMBEDDING_MODEL_ID
-from prompts import escalation, general, specialists
+from prompts import agents, escalation, fences, general, specialists, triage
 
 TurnStatus = Literal["answered", "waiting_for_human", "closed"]
 PROMPT_VERSIONS = {
     "specialists": specialists.VERSION,
     "general": general.VERSION,
     "escalation": escalation.VERSION,
+    "agents": agents.VERSION,
+    "triage": triage.VERSION,
+    "fences": fences.VERSION,
 }
 
 
@@ -52,6 +58,17 @@ class TurnOutcome(BaseModel):
         default=None, description="The routing policy's decision, with the rule that fired and why."
     )
     sla: SlaDue | None = Field(default=None, description="When a first response and a resolution are due.")
+    decided_by: str = Field(
+        default="local_classifier", description="Who classified the message: the local classifier or the LLM."
+    )
+    llm: TurnUsage | None = Field(
+        default=None, description="Model calls, tokens, estimated cost and fallbacks of the turn (LLM mode)."
+    )
+    tool_uses: list[ToolUse] = Field(default_factory=list, description="Tools the specialist called.")
+    proposed_action: ProposedAction | None = Field(
+        default=None, description="A sensitive action proposed for a person's approval."
+    )
+    action_result: ActionResult | None = Field(default=None, description="What came of an approved action.")
     versions: dict[str, str] = Field(description="Triage model, embedding model, policy and prompts used.")
 
 
@@ -83,6 +100,11 @@ def build_outcome(state: State, conversation_id: str, status: TurnStatus, respon
         citations=state.citations,
         policy=state.policy,
         sla=state.sla,
+        decided_by=classification["decided_by"],
+        llm=state.llm_usage,
+        tool_uses=state.tool_uses,
+        proposed_action=state.proposed_action,
+        action_result=state.action_result,
         versions={
             "triage_model": classification["model_version"],
             **({"policy": state.policy["policy_version"]} if state.policy else {}),

@@ -7,8 +7,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from typing_extensions import TypedDict
 
+from agents.specialists.agent import ToolUse
 from agents.specialists.extractive import Draft, RetrievedPassage
 from agents.specialists.routing import Specialist
+from agents.tools.business import ProposedAction
 from agents.triage.classifier import Classification
 from graph.state import ReviewAction, ReviewDecision
 
@@ -32,6 +34,10 @@ class Handoff(TypedDict):
     retrieved: list[RetrievedPassage]
     draft: Draft | None
     reason: str
+    proposed_action: ProposedAction | None
+    """A sensitive action the specialist proposed: approving the draft carries it out, once."""
+    tool_uses: list[ToolUse]
+    """The tools the specialist called, with their arguments."""
 
 
 class ReviewerDecision(BaseModel):

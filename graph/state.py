@@ -10,8 +10,11 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
+from agents.llm.usage import TurnUsage
+from agents.specialists.agent import ToolUse
 from agents.specialists.extractive import Citation, Draft, RetrievedPassage
 from agents.specialists.routing import Specialist
+from agents.tools.business import ActionResult, ProposedAction
 from agents.triage.classifier import Classification
 from graph.policy.evaluate import PolicyDecision
 from graph.policy.sla import SlaDue
@@ -70,6 +73,8 @@ class State(InputState):
     """Passages already quoted on the current issue, so a follow-up gets something new."""
     outcomes: Annotated[list[dict[str, Any]], operator.add] = field(default_factory=list)
     """The outcome of every finished turn."""
+    llm_tokens: int = 0
+    """Tokens the conversation has spent on model calls, for its budget."""
 
     vector: list[float] | None = None
     """This turn's message vector: computed once, used by triage and retrieval."""
@@ -91,6 +96,14 @@ class State(InputState):
     """Passages the specialist found relevant."""
     draft: Draft | None = None
     """The specialist's answer, sent as is or shown to a reviewer."""
+    tool_uses: list[ToolUse] = field(default_factory=list)
+    """The tools an LLM specialist called this turn."""
+    proposed_action: ProposedAction | None = None
+    """A sensitive action the specialist proposed; it runs only after a reviewer approves it."""
+    action_result: ActionResult | None = None
+    """What came of the approved action."""
+    llm_usage: TurnUsage | None = None
+    """This turn's model calls, tokens, cost and fallbacks (None when no model was involved)."""
     escalation_reason: str | None = None
     """Why a human was needed, when one was."""
     decision: ReviewDecision | None = None

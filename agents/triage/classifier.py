@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NotRequired
 
 import numpy as np
 from typing_extensions import TypedDict
@@ -22,12 +22,24 @@ _CLAUSE_BREAK = re.compile(
 )
 _MIN_CLAUSE_WORDS = 3
 # Risk signals that reveal an intent even when the words lean elsewhere.
-_SIGNAL_INTENTS: dict[RiskSignal, Category] = {
+SIGNAL_INTENTS: dict[RiskSignal, Category] = {
     "refund_request": "refund",
     "chargeback": "billing",
     "duplicate_charge": "billing",
     "unrecognised_charge": "billing",
 }
+
+
+class Adjudication(TypedDict):
+    """Why the local classifier's result went to the triage model, and the model's verdict."""
+
+    triggers: list[str]
+    """`low_confidence`, `overlapping_intents`, `ambiguous_risk_signal`."""
+    local_category: Category
+    local_confidence: float
+    reason: str
+    """The model's one-line reason."""
+    model: str
 
 
 class Classification(TypedDict):
@@ -39,7 +51,9 @@ class Classification(TypedDict):
     secondary_intents: list[Category]
     risk_signals: list[RiskSignal]
     model_version: str
-    decided_by: Literal["local_classifier"]
+    decided_by: Literal["local_classifier", "llm"]
+    adjudication: NotRequired[Adjudication]
+    """Present when the triage model was asked: why, and what it said."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,7 @@ class TriageClassifier:
         found: set[Category] = {
             c for c, p in zip(CATEGORIES, probabilities, strict=True) if p >= self._secondary_min_probability
         }
-        found.update(_SIGNAL_INTENTS[s] for s in signals if s in _SIGNAL_INTENTS)
+        found.update(SIGNAL_INTENTS[s] for s in signals if s in SIGNAL_INTENTS)
         intent_vectors = self._clause_intents(text)
         found.update(intent_vectors)
         classification = Classification(

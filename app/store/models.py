@@ -234,3 +234,8 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# Imported last so the business tables join Base.metadata wherever the models are loaded (Alembic's env,
+# the schema test) and the module can build on the Base and UtcDateTime defined above.
+from app.store import business_models as business_models  # noqa: E402

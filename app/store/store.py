@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.audit import AuditLog
+from app.store.business import BusinessStore
 from app.store.conversations import ConversationStore
 from app.store.customers import CustomerStore
 from app.store.database import Sessions, create_engine, migrate
@@ -22,7 +23,8 @@ from app.store.reviews import ReviewStore
 
 @dataclass(frozen=True)
 class AppStore:
-    """Keys, conversations, reviews, events, idempotency records, customers, policies and the audit log."""
+    """Keys, conversations, reviews, events, idempotency records, customers, policies, the audit log, and
+    the demo company's business data."""
 
     engine: AsyncEngine
     keys: KeyStore
@@ -33,6 +35,7 @@ class AppStore:
     customers: CustomerStore
     policies: PolicyStore
     audit: AuditLog
+    business: BusinessStore
 
     async def ping(self) -> None:
         """Raise when the database cannot be reached."""
@@ -57,6 +60,7 @@ async def open_store(url: str) -> AsyncIterator[AppStore]:
             customers=CustomerStore(sessions),
             policies=PolicyStore(sessions),
             audit=AuditLog(sessions),
+            business=BusinessStore(sessions),
         )
     finally:
         await engine.dispose()

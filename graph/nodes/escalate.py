@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
+from agents.tools.business import ActionResult, ProposedAction
+from graph.context import Context
 from graph.review import Handoff, TranscriptLine, parse_decision
 from graph.state import State
 from prompts import escalation as escalation_prompts
@@ -34,15 +37,23 @@ def handoff_for(state: State, conversation_id: str) -> Handoff:
         retrieved=state.retrieved,
         draft=state.draft,
         reason=state.escalation_reason or "unspecified",
+        proposed_action=state.proposed_action,
+        tool_uses=state.tool_uses,
     )
 
 
-def escalate(state: State, config: RunnableConfig) -> Command[Next]:
+def action_key(conversation_id: str, turn: int, action: ProposedAction) -> str:
+    """The idempotency key of an approved action: one execution per conversation, turn and action."""
+    return f"{conversation_id}:{turn}:{action['name']}"
+
+
+async def escalate(state: State, runtime: Runtime[Context]) -> Command[Next]:
     """Pause for a reviewer; on resume apply approve, reply, reroute or close.
 
-    `interrupt()` re-runs this node from the top on resume, so nothing before it has side effects.
+    `interrupt()` re-runs this node from the top on resume, so nothing before it has side effects; an
+    approved action after it is keyed, so a re-run returns the first execution's result.
     """
-    conversation_id = str(config.get("configurable", {}).get("thread_id", ""))
+    conversation_id = str(get_config().get("configurable", {}).get("thread_id", ""))
     decision = parse_decision(interrupt(handoff_for(state, conversation_id)))
     path = state.path + ["escalate"]
     recorded: dict[str, Any] = {"decision": decision.as_state(), "path": path}
@@ -66,8 +77,25 @@ def escalate(state: State, config: RunnableConfig) -> Command[Next]:
             "citations": state.draft["citations"],
             "sent_passages": state.sent_passages + state.draft["passage_ids"],
         }
+        if state.proposed_action is not None:
+            result = await _carry_out(runtime.context, state.proposed_action, conversation_id, state.turn)
+            sent |= {"action_result": result, "response": _action_reply(state.draft["text"], result)}
     elif decision.action == "reply":
         sent = {"response": decision.text, "citations": []}
     else:
         sent = {"response": escalation_prompts.CLOSED, "citations": [], "status": "closed"}
     return Command(goto="finalize", update=recorded | sent)
+
+
+async def _carry_out(
+    context: Context, action: ProposedAction, conversation_id: str, turn: int
+) -> ActionResult:
+    if context.business is None:
+        raise ValueError("an action was approved but no business data adapter is configured")
+    return await context.business.execute(action, action_key(conversation_id, turn, action))
+
+
+def _action_reply(draft: str, result: ActionResult) -> str:
+    if result["status"] == "executed":
+        return escalation_prompts.ACTION_DONE.format(draft=draft, reference=result["reference"] or "-")
+    return escalation_prompts.ACTION_REJECTED.format(draft=draft, detail=result["detail"])

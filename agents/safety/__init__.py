@@ -1,0 +1,1 @@
+"""Safety filters applied to text before it leaves the service: PII redaction."""

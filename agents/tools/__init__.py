@@ -1,0 +1,1 @@
+"""Tools the specialists call: business-data lookups and diagnostics checklists."""
