@@ -16,7 +16,7 @@ from typing import Any
 from langgraph.types import Command, Interrupt
 
 from agents.llm.factory import ModelFactory
-from agents.llm.runtime import LLMRuntime
+from agents.llm.runtime import LLMRuntime, Redactor
 from agents.toolkit import Toolkit
 from app.audit_trail import decision_entry, human_entry, routing_entry
 from app.customer_directory import open_customer_directory
@@ -31,12 +31,13 @@ from app.store.keys import Principal
 from app.store.models import Conversation, Message, Review, utcnow
 from app.store.reviews import ReviewStatus
 from app.store.store import AppStore, open_store
+from app.tracing import tracing_requested
 from app.turns import RunResult, TurnRunner, thread_config
 from graph.builder import RouterGraph, compile_graph
 from graph.checkpointer import open_checkpointer
 from graph.context import Context
 from graph.customers import CustomerDirectory
-from graph.outcome import TurnOutcome, build_outcome
+from graph.outcome import PROMPT_VERSIONS, TurnOutcome, build_outcome
 from graph.review import ReviewerDecision
 from graph.state import InputState, State
 from knowledge.store import IndexMissingError
@@ -89,6 +90,8 @@ class RouterService:
     customers: CustomerDirectory
     llm: LLMRuntime | None = None
     """LLM mode's models and guard; None runs the offline mode."""
+    redactor: Redactor | None = None
+    """Redacts personal data from traces; loaded only when LLM mode or tracing needs it."""
     locks: ConversationLocks = field(default_factory=ConversationLocks)
 
     @property
@@ -97,7 +100,7 @@ class RouterService:
 
     @property
     def runner(self) -> TurnRunner:
-        return TurnRunner(self.graph, self.hub, self.metrics)
+        return TurnRunner(self.graph, self.hub, self.metrics, self.redactor)
 
     # Conversations ---------------------------------------------------------------------------
 
@@ -168,7 +171,8 @@ class RouterService:
     ) -> TurnOutcome:
         started = time.perf_counter()
         context = await self._context(conversation, message.created_at)
-        result = await self.runner.run(conversation.id, InputState(text=message.text), context)
+        metadata = await self._trace_metadata(conversation, context)
+        result = await self.runner.run(conversation.id, InputState(text=message.text), context, metadata)
         self.metrics.turn_seconds.observe(time.perf_counter() - started)
         return await self._settle(conversation, result, message.id, None, idempotency_record)
 
@@ -184,6 +188,21 @@ class RouterService:
             channel=conversation.channel,
             received_at=received_at,
         )
+
+    async def _trace_metadata(self, conversation: Conversation, context: Context) -> dict[str, str] | None:
+        """What a LangSmith trace of the turn is tagged with; nothing is looked up when not tracing."""
+        if not tracing_requested():
+            return None
+        facts = await self.customers.facts(conversation.customer_id) if conversation.customer_id else None
+        policy = context.policies.for_key(conversation.customer_id or conversation.id)
+        return {
+            "conversation_id": conversation.id,
+            "customer_tier": facts["tier"] if facts else "unknown",
+            "channel": conversation.channel,
+            "policy_version": policy.version,
+            "mode": "llm" if self.llm else "offline",
+            **{f"prompt_{name}": version for name, version in PROMPT_VERSIONS.items()},
+        }
 
     async def _hold_for_reviewer(
         self, conversation: Conversation, review: Review, text: str, idempotency_record: int | None
@@ -436,6 +455,14 @@ def open_llm(settings: Settings, models: ModelFactory | None = None) -> LLMRunti
     return LLMRuntime.open(config, default_redactor(), models)
 
 
+def _redactor_if_needed(settings: Settings) -> Redactor | None:
+    if settings.llm_model is None and not tracing_requested():
+        return None
+    from agents.safety.pii import default_redactor  # see open_llm
+
+    return default_redactor()
+
+
 def _message_event(role: str, outcome: TurnOutcome) -> tuple[str, dict[str, Any]]:
     return "message", {"role": role, "text": outcome.response, "outcome": outcome.model_dump(mode="json")}
 
@@ -470,6 +497,7 @@ async def open_service(
             policies=PolicyRegistry(store.policies, settings.policy_refresh_seconds),
             customers=open_customer_directory(settings, store),
             llm=open_llm(settings, models),
+            redactor=_redactor_if_needed(settings),
         )
         await service.policy_control.install_default()
         if settings.seed_demo_customers and settings.customer_directory is None:

@@ -9,8 +9,10 @@ from typing import Any, cast
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Interrupt, StateSnapshot
 
+from agents.llm.runtime import Redactor
 from app.events import EventHub, LiveEvent
 from app.metrics import RouterMetrics
+from app.tracing import traced
 from graph.builder import RouterGraph
 from graph.context import Context
 from graph.state import InputState, State
@@ -45,11 +47,24 @@ class TurnRunner:
     graph: RouterGraph
     hub: EventHub
     metrics: RouterMetrics
+    redactor: Redactor | None = None
+    """Redacts traces; without one (no redactor loaded) turns are never traced."""
 
     async def run(
-        self, conversation_id: str, graph_input: InputState | Command[Any], context: Context
+        self,
+        conversation_id: str,
+        graph_input: InputState | Command[Any],
+        context: Context,
+        trace_metadata: dict[str, str] | None = None,
     ) -> RunResult:
         """Run to the end of the turn or to the next interrupt; return where it stopped."""
+        with traced(trace_metadata or {"conversation_id": conversation_id}, self.redactor):
+            final = await self._stream(conversation_id, graph_input, context)
+        return self._result(final)
+
+    async def _stream(
+        self, conversation_id: str, graph_input: InputState | Command[Any], context: Context
+    ) -> dict[str, Any]:
         started: dict[str, float] = {}
         final: dict[str, Any] = {}
         stream = self.graph.astream(
@@ -77,5 +92,9 @@ class TurnRunner:
                     conversation_id,
                     LiveEvent("node_finished", {"node": chunk["name"], "ms": round(elapsed * 1000, 2)}),
                 )
+        return final
+
+    @staticmethod
+    def _result(final: dict[str, Any]) -> RunResult:
         interrupts = list(final.pop(INTERRUPT, ()))
         return RunResult(State(**final), interrupts)
