@@ -11,7 +11,7 @@ HEAD := build/triage-head/manifest.json
 TRAINING_DATA := agents/triage/examples.jsonl
 PYTEST_ARGS ?=
 # The local LLM server (llama.cpp) for `make run-llm` and the `llm` tests; pins as in app/local_llm.py.
-# llama-cpp-python builds from source (about 12 minutes here), so its wheel is built once into a cache
+# llama-cpp-python builds from source (6-12 minutes here), so its wheel is built once into a cache
 # outside the clone and every later install, CI's included, reuses it.
 LLM_CACHE ?= $(HOME)/.cache/support-router
 LLM_WHEELS ?= $(LLM_CACHE)/wheels
@@ -58,8 +58,8 @@ run: model index
 
 # A compatible wheel in the cache is used as is; only when there is none is it built (once per machine).
 $(LLM_INSTALLED): $(INSTALLED)
-	$(BIN)/pip install --quiet --dry-run --no-deps --no-index --only-binary :all: --find-links $(LLM_WHEELS) \
-		llama-cpp-python==$(LLAMA_CPP_VERSION) 2>/dev/null || \
+	$(BIN)/pip install --quiet --dry-run --ignore-installed --no-deps --no-index --only-binary :all: \
+		--find-links $(LLM_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION) 2>/dev/null || \
 		$(BIN)/pip wheel --no-deps -w $(LLM_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
 	$(BIN)/pip install --quiet --find-links $(LLM_WHEELS) --only-binary llama-cpp-python \
 		'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)'
@@ -84,7 +84,8 @@ run-llm: model index llm
 	SUPPORT_ROUTER_LLM_API_KEY=not-needed SUPPORT_ROUTER_LLM_STRUCTURED_METHOD=function_calling \
 	$(BIN)/support-router serve
 
-test: $(TEST_INSTALLED) model
+# The `llm` tests need the local model server: the first run on a machine builds it (see `llm`).
+test: $(TEST_INSTALLED) model llm
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi; \
 	exit $$rc
