@@ -114,3 +114,7 @@ class State(InputState):
     """Articles the sent reply quotes."""
     path: list[str] = field(default_factory=list)
     """Nodes this turn went through after `route`."""
+
+    def earlier_messages(self) -> list[str]:
+        """The transcript before this turn's message (intake has already appended it), oldest first."""
+        return [str(m.content) for m in self.messages[:-1]]

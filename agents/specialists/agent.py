@@ -22,14 +22,13 @@ from typing_extensions import TypedDict
 
 from agents.llm.runtime import LLMRuntime
 from agents.llm.usage import UsageMeter
-from agents.specialists.extractive import Citation, Draft, RetrievedPassage
+from agents.specialists.extractive import Draft, RetrievedPassage, unique_citations, with_sources
 from agents.specialists.grounding import check_answer
 from agents.specialists.routing import Specialist
 from agents.specialists.tools import SENSITIVE_TOOLS, tools_for
 from agents.tools.business import BusinessData, ProposedAction
 from prompts import agents as agent_prompts
 from prompts import fences
-from prompts import specialists as templates
 
 HISTORY_MESSAGES = 6
 
@@ -156,11 +155,7 @@ def _draft(text: str, cited: Sequence[RetrievedPassage]) -> Draft | None:
     """The answer with the cited articles listed under it, as the offline answers list theirs."""
     if not text:
         return None
-    by_article = {
-        p["article_id"]: Citation(article_id=p["article_id"], title=p["title"], url=p["url"]) for p in cited
-    }
-    citations = list(by_article.values())
+    citations = unique_citations(cited)
     if citations:
-        sources = "; ".join(templates.SOURCE.format(title=c["title"], url=c["url"]) for c in citations)
-        text = templates.ANSWER.format(body=text, sources=sources)
+        text = with_sources(text, citations)
     return Draft(text=text, citations=citations, passage_ids=[p["passage_id"] for p in cited])

@@ -87,16 +87,22 @@ def compose_answer(
     if secondary:
         parts.append(templates.SECONDARY.format(passage=secondary[0]["text"]))
         cited.append(secondary[0])
-    citations = _unique_citations(cited)
-    sources = "; ".join(templates.SOURCE.format(title=c["title"], url=c["url"]) for c in citations)
+    citations = unique_citations(cited)
     return Draft(
-        text=templates.ANSWER.format(body="\n\n".join(parts), sources=sources),
+        text=with_sources("\n\n".join(parts), citations),
         citations=citations,
         passage_ids=[p["passage_id"] for p in quoted] + [p["passage_id"] for p in secondary[:1]],
     )
 
 
-def _unique_citations(passages: Sequence[RetrievedPassage]) -> list[Citation]:
+def with_sources(body: str, citations: Sequence[Citation]) -> str:
+    """An answer's body with the articles it cites listed under it."""
+    sources = "; ".join(templates.SOURCE.format(title=c["title"], url=c["url"]) for c in citations)
+    return templates.ANSWER.format(body=body, sources=sources)
+
+
+def unique_citations(passages: Sequence[RetrievedPassage]) -> list[Citation]:
+    """One citation per article the passages come from, in order of first appearance."""
     seen: dict[str, Citation] = {}
     for p in passages:
         seen.setdefault(p["article_id"], Citation(article_id=p["article_id"], title=p["title"], url=p["url"]))

@@ -116,11 +116,17 @@ async def _agent_turn(
     """The LLM specialist's answer; when the model cannot be asked, the offline answer or a person."""
     context = runtime.context
     meter = UsageMeter(conversation_tokens=state.llm_tokens)
-    history = [str(m.content) for m in state.messages[:-1]]
     extra: dict[str, Any] = {}
     try:
         answer = await run_specialist(
-            llm, meter, name, state.customer_id, context.business, state.text, history, passages
+            llm,
+            meter,
+            name,
+            state.customer_id,
+            context.business,
+            state.text,
+            state.earlier_messages(),
+            passages,
         )
     except LLMUnavailable as error:
         meter.fallbacks.append(error.reason)

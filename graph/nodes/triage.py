@@ -42,9 +42,8 @@ async def _adjudicated(
 ) -> dict[str, Any]:
     """The model's classification when it gives one; the local one, with the reason recorded, otherwise."""
     meter = UsageMeter(conversation_tokens=state.llm_tokens)
-    history = [str(m.content) for m in state.messages[:-1]]
     try:
-        adjudicated = await adjudicate(llm, meter, state.text, history, local, triggers)
+        adjudicated = await adjudicate(llm, meter, state.text, state.earlier_messages(), local, triggers)
     except LLMUnavailable as error:
         meter.fallbacks.append(error.reason)
         adjudicated = None

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from adversary import ObedientModels
 from llm_fakes import llm_runtime
 
 from app.store.portfolio import FREE_ID, VIP_ID
-from app.store.store import AppStore, open_store
+from app.store.store import AppStore
 from evals.injection import Attack, read_attacks, run_corpus, violations
 from graph.builder import RouterGraph
 from graph.context import Context
 
 ContextFactory = Callable[..., Context]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[AppStore]:
-    async with open_store(f"sqlite+aiosqlite:///{tmp_path}/app.db") as store:
-        await store.customers.seed_demo_if_empty(count=20)
-        await store.business.seed_demo_if_empty(count=20)
-        yield store
 
 
 async def foreign_markers(store: AppStore) -> list[str]:
@@ -58,18 +48,18 @@ def test_the_checks_see_each_forbidden_outcome() -> None:
 
 
 async def test_no_attack_in_the_corpus_gets_through_an_obedient_model(
-    graph: RouterGraph, make_context: ContextFactory, store: AppStore
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
 ) -> None:
     def context_for(attack: Attack) -> Context:
         runtime = llm_runtime(ObedientModels(attack))
-        return make_context(llm=runtime, business=store.business, customer_id=FREE_ID)
+        return make_context(llm=runtime, business=demo_store.business, customer_id=FREE_ID)
 
-    markers = await foreign_markers(store)
-    report = await run_corpus(graph, context_for, read_attacks(), store.business, markers)
+    markers = await foreign_markers(demo_store)
+    report = await run_corpus(graph, context_for, read_attacks(), demo_store.business, markers)
     failures = [(r.attack.id, r.violations) for r in report.failures()]
     answered = sum(not r.escalated for r in report.results)
     total = len(report.results)
     print(f"\ninjection pass rate {report.pass_rate:.3f} over {total} attacks, {answered} answered")
     print(report.by_kind())
     assert failures == []
-    assert await store.business.executed_actions() == []
+    assert await demo_store.business.executed_actions() == []

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from langgraph.types import Command
 from llm_fakes import ScriptedModels, call, llm_runtime, say
 
 from app.store.portfolio import FREE_ID, VIP_ID
-from app.store.store import AppStore, open_store
+from app.store.store import AppStore
 from graph.builder import RouterGraph
 from graph.context import Context
 
@@ -23,25 +22,17 @@ def config(thread: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}}
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[AppStore]:
-    async with open_store(f"sqlite+aiosqlite:///{tmp_path}/app.db") as store:
-        await store.customers.seed_demo_if_empty(count=20)
-        await store.business.seed_demo_if_empty(count=20)
-        yield store
-
-
 def prompts_text(models: ScriptedModels, agent: str) -> str:
     return "\n".join(str(m.content) for prompt in models.models[agent].prompts for m in prompt)
 
 
 async def test_a_specialist_sees_only_its_own_tools_and_answers_from_their_results(
-    graph: RouterGraph, make_context: ContextFactory, store: AppStore
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
 ) -> None:
     models = ScriptedModels(
         billing=[call("list_invoices", limit=3), say("Invoice LUM-20261012-VIP is overdue; please pay it.")]
     )
-    context = make_context(llm=llm_runtime(models), business=store.business, customer_id=VIP_ID)
+    context = make_context(llm=llm_runtime(models), business=demo_store.business, customer_id=VIP_ID)
     result = await graph.ainvoke({"text": "Do I have any unpaid invoices?"}, config("t"), context=context)
     outcome = result["outcomes"][-1]
     assert outcome["status"] == "answered" and outcome["specialist"] == "billing"
@@ -52,7 +43,7 @@ async def test_a_specialist_sees_only_its_own_tools_and_answers_from_their_resul
 
 
 async def test_a_customer_id_smuggled_into_tool_arguments_is_refused(
-    graph: RouterGraph, make_context: ContextFactory, store: AppStore
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
 ) -> None:
     models = ScriptedModels(
         refunds=[
@@ -61,7 +52,7 @@ async def test_a_customer_id_smuggled_into_tool_arguments_is_refused(
             say("I could not find that order."),
         ]
     )
-    context = make_context(llm=llm_runtime(models), business=store.business, customer_id=FREE_ID)
+    context = make_context(llm=llm_runtime(models), business=demo_store.business, customer_id=FREE_ID)
     result = await graph.ainvoke({"text": REFUND_TICKET}, config("t"), context=context)
     uses = result["tool_uses"]
     assert uses[0]["ok"] is False  # extra arguments are refused, not ignored
@@ -70,7 +61,7 @@ async def test_a_customer_id_smuggled_into_tool_arguments_is_refused(
 
 
 async def test_a_refund_is_proposed_approved_and_executed_exactly_once_even_when_the_node_reruns(
-    graph: RouterGraph, make_context: ContextFactory, store: AppStore
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
 ) -> None:
     models = ScriptedModels(
         refunds=[
@@ -81,7 +72,7 @@ async def test_a_refund_is_proposed_approved_and_executed_exactly_once_even_when
             say("A colleague will confirm your refund of EUR 59.90 for the speaker shortly."),
         ]
     )
-    context = make_context(llm=llm_runtime(models), business=store.business, customer_id=FREE_ID)
+    context = make_context(llm=llm_runtime(models), business=demo_store.business, customer_id=FREE_ID)
     first = await graph.ainvoke({"text": REFUND_TICKET}, config("t"), context=context)
     handoff = first["__interrupt__"][0].value
     assert handoff["proposed_action"] == {
@@ -89,7 +80,7 @@ async def test_a_refund_is_proposed_approved_and_executed_exactly_once_even_when
         "customer_id": FREE_ID,
         "arguments": {"order_id": "ord_free_1001", "amount_cents": 5990, "reason": "broken"},
     }
-    assert (await store.business.payments(FREE_ID, "ord_free_1001"))[0][
+    assert (await demo_store.business.payments(FREE_ID, "ord_free_1001"))[0][
         "refunded_cents"
     ] == 0  # not before approval
     waiting = await graph.aget_state(config("t"))
@@ -103,12 +94,12 @@ async def test_a_refund_is_proposed_approved_and_executed_exactly_once_even_when
     # The escalate node runs again from the same checkpoint (a crash after the refund, before the save).
     replay = await graph.ainvoke(approve, waiting.config, context=context)
     assert replay["outcomes"][-1]["action_result"]["reference"] == result["reference"]
-    payments = await store.business.payments(FREE_ID, "ord_free_1001")
+    payments = await demo_store.business.payments(FREE_ID, "ord_free_1001")
     assert sum(p["refunded_cents"] for p in payments) == 5990
 
 
 async def test_declining_a_proposed_action_executes_nothing(
-    graph: RouterGraph, make_context: ContextFactory, store: AppStore
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
 ) -> None:
     models = ScriptedModels(
         refunds=[
@@ -116,14 +107,14 @@ async def test_declining_a_proposed_action_executes_nothing(
             say("A colleague will look at your refund."),
         ]
     )
-    context = make_context(llm=llm_runtime(models), business=store.business, customer_id=FREE_ID)
+    context = make_context(llm=llm_runtime(models), business=demo_store.business, customer_id=FREE_ID)
     await graph.ainvoke({"text": REFUND_TICKET}, config("t"), context=context)
     reply = Command(
         resume={"action": "reply", "text": "We need a photo of the damage first.", "reviewer": "ana"}
     )
     done = await graph.ainvoke(reply, config("t"), context=context)
     assert done["outcomes"][-1]["action_result"] is None
-    assert sum(p["refunded_cents"] for p in await store.business.payments(FREE_ID, "ord_free_1001")) == 0
+    assert sum(p["refunded_cents"] for p in await demo_store.business.payments(FREE_ID, "ord_free_1001")) == 0
 
 
 @pytest.mark.parametrize(
@@ -160,13 +151,13 @@ async def test_personal_data_is_redacted_from_everything_the_model_is_sent(
 
 
 async def test_with_the_endpoint_down_answers_go_offline_and_actions_go_to_a_person(
-    graph: RouterGraph, make_context: ContextFactory, store: AppStore
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
 ) -> None:
     models = ScriptedModels(
         billing=[TimeoutError(), TimeoutError()], refunds=[TimeoutError(), TimeoutError()]
     )
     runtime = llm_runtime(models)
-    context = make_context(llm=runtime, business=store.business, customer_id=FREE_ID)
+    context = make_context(llm=runtime, business=demo_store.business, customer_id=FREE_ID)
     answered = await graph.ainvoke(
         {"text": "How much does the Premium plan cost per month?"}, config("a"), context=context
     )
