@@ -8,7 +8,15 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agents.llm.config import AgentName, Budgets, Endpoint, LLMConfig, Resilience, StructuredMethod
+from agents.llm.config import (
+    AgentName,
+    Budgets,
+    Endpoint,
+    LLMConfig,
+    Resilience,
+    StructuredMethod,
+    ToolCalling,
+)
 from agents.llm.runtime import LLMRuntime
 from agents.toolkit import Toolkit
 from agents.tools.business import BusinessData
@@ -30,6 +38,7 @@ class AgentModel(BaseModel):
     api_key: SecretStr | None = None
     structured_method: StructuredMethod | None = None
     timeout_seconds: float | None = Field(default=None, gt=0)
+    tool_calling: ToolCalling | None = None
 
 
 class Settings(BaseSettings):
@@ -82,6 +91,11 @@ class Settings(BaseSettings):
         default="auto", description="json_schema, json_mode or function_calling; auto picks per endpoint."
     )
     llm_timeout_seconds: float = Field(default=20.0, gt=0, description="Deadline of one model call.")
+    llm_tool_calling: ToolCalling = Field(
+        default="auto",
+        description="native (the model calls tools itself) or planned (a structured plan, then the answer); "
+        "auto: native on OpenAI, planned elsewhere.",
+    )
     llm_agents: dict[AgentName, AgentModel] = Field(
         default_factory=dict,
         description='Per-agent overrides as JSON, e.g. {"triage": {"model": "small-model"}}.',
@@ -122,6 +136,7 @@ class Settings(BaseSettings):
             api_key=self.llm_api_key or SecretStr("not-needed"),
             structured_method=self.llm_structured_method,
             timeout_seconds=self.llm_timeout_seconds,
+            tool_calling=self.llm_tool_calling,
         )
         return LLMConfig(
             default=default,
@@ -180,4 +195,5 @@ def _override(default: Endpoint, own: AgentModel) -> Endpoint:
         api_key=own.api_key or default.api_key,
         structured_method=own.structured_method or default.structured_method,
         timeout_seconds=own.timeout_seconds or default.timeout_seconds,
+        tool_calling=own.tool_calling or default.tool_calling,
     )

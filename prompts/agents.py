@@ -1,6 +1,6 @@
 """The LLM specialists' system prompts: one per specialist, sharing the rules every answer follows."""
 
-VERSION = "specialist-agents-1"
+VERSION = "specialist-agents-2"
 
 RULES = """Rules:
 - Answer only from the numbered help-centre articles and the results of your tools. Cite every article you
@@ -49,3 +49,17 @@ ACTION_SUBMITTED = (
     "confirm shortly."
 )
 NO_CUSTOMER = "No customer is signed in to this conversation, so there is nothing to look up."
+
+# Planned tool calling: one structured reply names the calls, we run them, then the model answers.
+PLAN = """Before you answer, decide which of your tools to call, if any. Call none when the articles answer
+the question on their own; call a lookup when the answer depends on this customer's own records.
+Your tools:
+{tools}
+
+List at most {max_calls} calls, each with the tool's name and its arguments."""
+PLANNED_TOOL = "- {name}: {description} Arguments: {arguments}"
+TOOL_RESULTS = """Results of the tools you called:
+{results}
+
+Now write your answer to the customer."""
+NO_TOOLS_CALLED = "You called no tools. Now write your answer to the customer."

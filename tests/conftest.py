@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from agents.triage.dataset import read_tickets
 from agents.triage.head import TriageHead
 from agents.triage.training import train_head
 from app.settings import DEFAULT_TRIAGE_MODEL, Settings
+from app.store.store import AppStore, open_store
 from graph.builder import RouterGraph, compile_graph
 from graph.context import Context
 from knowledge.articles import DEFAULT_ARTICLES_DIR, load_articles
@@ -84,3 +85,12 @@ def make_context(toolkit: Toolkit) -> Callable[..., Context]:
 def settings(tmp_path: Path, head_dir: Path, index_dir: Path) -> Settings:
     """Settings whose data dir is private to the test and whose models are the session's."""
     return Settings(data_dir=tmp_path / "data", triage_model=head_dir, index_dir_override=index_dir)
+
+
+@pytest.fixture
+async def demo_store(tmp_path: Path) -> AsyncIterator[AppStore]:
+    """An app store on the test's own SQLite file, seeded with 20 demo customers and their business data."""
+    async with open_store(f"sqlite+aiosqlite:///{tmp_path}/app.db") as store:
+        await store.customers.seed_demo_if_empty(count=20)
+        await store.business.seed_demo_if_empty(count=20)
+        yield store

@@ -10,6 +10,10 @@ from pydantic import SecretStr
 AgentName = Literal["triage", "billing", "access", "technical", "refunds", "general"]
 AGENTS: tuple[AgentName, ...] = ("triage", "billing", "access", "technical", "refunds", "general")
 StructuredMethod = Literal["auto", "json_schema", "json_mode", "function_calling"]
+ToolCalling = Literal["auto", "native", "planned"]
+"""How a specialist calls tools: `native` binds them and lets the model call them (tool_choice auto);
+`planned` asks for a plan by structured output, runs it, then asks for the answer. llama.cpp's server,
+for one, never calls a tool on its own, and refuses an assistant turn with tool calls but no content."""
 
 
 @dataclass(frozen=True)
@@ -23,11 +27,24 @@ class Endpoint:
     structured_method: StructuredMethod = "auto"
     timeout_seconds: float = 20.0
     """One call's deadline, retries not included."""
+    tool_calling: ToolCalling = "auto"
 
     @property
     def name(self) -> str:
         """What the circuit breaker is keyed by: calls to one server share one breaker."""
         return f"{self.base_url or 'openai'}#{self.model}"
+
+    @property
+    def is_openai(self) -> bool:
+        """Whether this is OpenAI's own API, where every structured-output and tool feature works."""
+        return self.base_url is None or "api.openai.com" in self.base_url
+
+    @property
+    def tool_mode(self) -> Literal["native", "planned"]:
+        """Native tool calling on OpenAI, planned elsewhere; an explicit setting always wins."""
+        if self.tool_calling != "auto":
+            return self.tool_calling
+        return "native" if self.is_openai else "planned"
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,7 @@ def resolve_method(endpoint: Endpoint) -> ConcreteMethod:
     all accept, elsewhere. An explicit setting always wins."""
     if endpoint.structured_method != "auto":
         return endpoint.structured_method
-    return (
-        "json_schema" if endpoint.base_url is None or "api.openai.com" in endpoint.base_url else "json_mode"
-    )
+    return "json_schema" if endpoint.is_openai else "json_mode"
 
 
 def schema_instructions(schema: type[BaseModel]) -> str:

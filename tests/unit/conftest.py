@@ -6,8 +6,7 @@ The models come from the session fixtures in tests/conftest.py and are shared by
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from types import FrameType
 
 import pytest
@@ -18,7 +17,6 @@ from agents.toolkit import Toolkit
 from app.api import create_app
 from app.settings import Settings
 from app.store.keys import IssuedKey
-from app.store.store import AppStore, open_store
 
 API_TEST_TIMEOUT = 120
 """Seconds after which an API test is failed outright, whatever it waits on."""
@@ -73,12 +71,3 @@ def other_reviewer(client: TestClient) -> IssuedKey:
 @pytest.fixture
 def admin(client: TestClient) -> IssuedKey:
     return issue_key(client, "admin", "admin")
-
-
-@pytest.fixture
-async def demo_store(tmp_path: Path) -> AsyncIterator[AppStore]:
-    """An app store on the test's own SQLite file, seeded with 20 demo customers and their business data."""
-    async with open_store(f"sqlite+aiosqlite:///{tmp_path}/app.db") as store:
-        await store.customers.seed_demo_if_empty(count=20)
-        await store.business.seed_demo_if_empty(count=20)
-        yield store

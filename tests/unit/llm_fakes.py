@@ -144,6 +144,7 @@ def llm_config(**overrides: Any) -> LLMConfig:
     """LLM mode with json_mode structured output, short timeouts and a breaker that opens quickly."""
     defaults: dict[str, Any] = {
         "default": Endpoint(model="scripted", base_url="http://127.0.0.1:9/v1", structured_method="json_mode",
+                            tool_calling="native",
                             timeout_seconds=0.5),
         "resilience": Resilience(max_attempts=2, backoff_seconds=0.01, breaker_threshold=2,
                                  breaker_reset_seconds=0.2),

@@ -1,4 +1,7 @@
-"""LLM mode over HTTP: a refund proposed by the agent, approved by a reviewer, executed once; tracing on."""
+"""LLM mode over HTTP: a refund proposed by the agent, approved by a reviewer, executed once; tracing on.
+
+The endpoint is not OpenAI's, so the specialist plans its tool calls (the default there).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from api_helpers import auth, issue_key, new_conversation, pending_review, post_text
 from fastapi.testclient import TestClient
-from llm_fakes import ScriptedModels, call, say
+from llm_fakes import ScriptedModels, as_json
 
 from agents.toolkit import Toolkit
 from app.api import create_app
@@ -21,11 +24,16 @@ REFUND = "The speaker from order ord_free_1001 arrived broken, I want my money b
 def models() -> ScriptedModels:
     return ScriptedModels(
         refunds=[
-            call("refund_eligibility", order_id="ord_free_1001"),
-            call(
-                "issue_refund", call_id="call-2", order_id="ord_free_1001", amount_cents=5990, reason="broken"
+            as_json(
+                calls=[
+                    {"tool": "refund_eligibility", "arguments": {"order_id": "ord_free_1001"}},
+                    {
+                        "tool": "issue_refund",
+                        "arguments": {"order_id": "ord_free_1001", "amount_cents": 5990, "reason": "broken"},
+                    },
+                ]
             ),
-            say("A colleague will confirm your refund of EUR 59.90 shortly."),
+            as_json(answer="A colleague will confirm your refund of EUR 59.90 shortly.", articles=[]),
         ]
     )
 
@@ -52,7 +60,7 @@ def test_an_approved_refund_is_executed_once_and_the_customer_told(
     conversation_id = new_conversation(llm_client, widget, customer_id=FREE_ID)
     waiting = post_text(llm_client, widget, conversation_id, REFUND)
     assert waiting.status_code == 202, waiting.text
-    assert waiting.json()["llm"]["calls"] == 3
+    assert waiting.json()["llm"]["calls"] == 2  # the plan and the answer
     review = pending_review(llm_client, reviewer, conversation_id)
     assert review["handoff"]["proposed_action"]["arguments"]["amount_cents"] == 5990
     assert [u["name"] for u in review["handoff"]["tool_uses"]] == ["refund_eligibility", "issue_refund"]

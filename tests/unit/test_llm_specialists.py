@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from langgraph.types import Command
-from llm_fakes import ScriptedModels, call, llm_runtime, say
+from llm_fakes import ScriptedModels, as_json, call, llm_config, llm_runtime, say
 
+from agents.llm.config import Endpoint
 from app.store.portfolio import FREE_ID, VIP_ID
 from app.store.store import AppStore
 from graph.builder import RouterGraph
@@ -58,6 +59,20 @@ async def test_a_customer_id_smuggled_into_tool_arguments_is_refused(
     assert uses[0]["ok"] is False  # extra arguments are refused, not ignored
     sent = prompts_text(models, "refunds")
     assert "Standing desk" not in sent and "no such order" in sent.lower()  # the VIP's order stays hidden
+
+
+async def test_an_argument_smuggled_into_a_tool_without_parameters_is_refused(
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
+) -> None:
+    models = ScriptedModels(
+        access=[call("account_status", customer_id=VIP_ID), say("A colleague will help.")]
+    )
+    context = make_context(llm=llm_runtime(models), business=demo_store.business, customer_id=FREE_ID)
+    result = await graph.ainvoke({"text": "Is my account locked?"}, config("t"), context=context)
+    assert result["tool_uses"] == [
+        {"name": "account_status", "arguments": {"customer_id": VIP_ID}, "ok": False}
+    ]
+    assert "Extra inputs are not permitted" in prompts_text(models, "access")
 
 
 async def test_a_refund_is_proposed_approved_and_executed_exactly_once_even_when_the_node_reruns(
@@ -173,3 +188,64 @@ async def test_with_the_endpoint_down_answers_go_offline_and_actions_go_to_a_per
     again = await graph.ainvoke({"text": "Which plans do you have?"}, config("c"), context=context)
     assert again["outcomes"][-1]["llm"]["fallbacks"] == ["circuit_open"]
     assert models.calls("billing") == asked
+
+
+PLANNED = Endpoint(
+    model="scripted", base_url="http://127.0.0.1:9/v1", structured_method="json_mode", timeout_seconds=0.5
+)  # not OpenAI, so `auto` plans its tool calls
+
+
+def planned_runtime(models: ScriptedModels) -> Any:
+    assert llm_config(default=PLANNED).default.tool_mode == "planned"
+    return llm_runtime(models, default=PLANNED)
+
+
+async def test_a_planned_specialist_runs_its_plan_then_answers_from_the_results(
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
+) -> None:
+    plan = as_json(calls=[{"tool": "list_invoices", "arguments": {"limit": 3}}])
+    reply = as_json(answer="Invoice LUM-20261012-VIP is overdue; pay it in the app.", articles=[1])
+    models = ScriptedModels(billing=[plan, reply])
+    context = make_context(llm=planned_runtime(models), business=demo_store.business, customer_id=VIP_ID)
+    result = await graph.ainvoke({"text": "Do I have any unpaid invoices?"}, config("t"), context=context)
+    outcome = result["outcomes"][-1]
+    assert outcome["status"] == "answered" and "LUM-20261012-VIP" in outcome["response"]
+    assert outcome["citations"]  # the article named in `articles` is cited
+    assert outcome["tool_uses"] == [{"name": "list_invoices", "arguments": {"limit": 3}, "ok": True}]
+    planning, answering = models.models["billing"].prompts
+    assert "issue_refund" not in str(planning[-1].content)  # only the billing tools are offered
+    assert "<untrusted-tool-result" in str(answering[-1].content)  # results are fenced as untrusted
+    assert models.models["billing"].bound_tools == []  # nothing is bound: the server never sees tools
+
+
+async def test_a_plan_naming_another_specialists_tool_runs_nothing(
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
+) -> None:
+    foreign = as_json(calls=[{"tool": "issue_refund", "arguments": {"order_id": "ord_vip_2001"}}])
+    reply = as_json(answer="A colleague will follow up on your invoices.", articles=[])
+    models = ScriptedModels(billing=[foreign, foreign, reply])
+    context = make_context(llm=planned_runtime(models), business=demo_store.business, customer_id=VIP_ID)
+    result = await graph.ainvoke({"text": "Do I have any unpaid invoices?"}, config("t"), context=context)
+    assert result["tool_uses"] == [] and result["proposed_action"] is None
+    assert result["llm_usage"]["fallbacks"] == ["invalid_output"]  # retried once, then no tools
+
+
+async def test_a_planned_refund_goes_to_a_person_before_anything_is_executed(
+    graph: RouterGraph, make_context: ContextFactory, demo_store: AppStore
+) -> None:
+    plan = as_json(
+        calls=[
+            {"tool": "refund_eligibility", "arguments": {"order_id": "ord_free_1001"}},
+            {
+                "tool": "issue_refund",
+                "arguments": {"order_id": "ord_free_1001", "amount_cents": 5990, "reason": "x"},
+            },
+        ]
+    )
+    models = ScriptedModels(
+        refunds=[plan, as_json(answer="A colleague will confirm your refund shortly.", articles=[])]
+    )
+    context = make_context(llm=planned_runtime(models), business=demo_store.business, customer_id=FREE_ID)
+    first = await graph.ainvoke({"text": REFUND_TICKET}, config("t"), context=context)
+    assert first["__interrupt__"][0].value["proposed_action"]["name"] == "issue_refund"
+    assert sum(p["refunded_cents"] for p in await demo_store.business.payments(FREE_ID, "ord_free_1001")) == 0
