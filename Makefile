@@ -24,7 +24,7 @@ LLM_INSTALLED := $(VENV)/.installed-llm
 LLM_PORT ?= 8081
 LLM_BASE_URL := http://127.0.0.1:$(LLM_PORT)/v1
 
-.PHONY: install install-test model index run llm run-llm test lint format bench load eval-dev clean
+.PHONY: install install-test model index run llm run-llm test lint format bench load eval eval-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -99,12 +99,19 @@ format: $(TEST_INSTALLED)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# In process against the no-op floor, then over HTTP at concurrency 1, 8, 32: about 2½ minutes on 2 cores.
+BENCH_ARGS ?= --seconds 8 --http-seconds 15 --concurrency 1,8,32
 bench: model index
-	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router bench --report reports/bench.json
+	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router bench $(BENCH_ARGS) --report-dir reports/bench
 
 load: model index
 	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router load --widgets 16 --messages 40 \
 		--report reports/load.json
+
+EVAL_SETS := $(foreach s,tickets multi_intent multi_turn tiers adversarial noisy,--dataset evals/datasets/$(s).jsonl)
+
+eval: model index
+	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router eval $(EVAL_SETS) --report-dir reports/eval
 
 eval-dev: model index
 	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router eval \

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from app.cli_common import err, out, run, user_errors
+from app.cli_common import TRIAGE_MODEL, err, out, progress_bar, run, settings_with, user_errors
+from app.cli_eval import eval_cli
 from app.cli_policy import audit_cli, policy_cli
 from app.refusals import InputError, NotFoundError
 from app.service import LOCAL_ADMIN, open_service
@@ -31,26 +31,7 @@ cli.add_typer(kb_cli, name="kb")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(policy_cli, name="policy")
 cli.add_typer(audit_cli, name="audit")
-
-
-def settings_with(triage_model: Path | None) -> Settings:
-    """Settings from the environment, with a command-line override of the triage model."""
-    settings = Settings()
-    return settings.model_copy(update={"triage_model": triage_model}) if triage_model else settings
-
-
-TRIAGE_MODEL = typer.Option(None, "--triage-model", help="Folder of a trained triage head.")
-
-
-def progress_bar() -> Progress:
-    """A progress bar with count and ETA, on stderr."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    )
+cli.add_typer(eval_cli, name="eval")
 
 
 def print_outcome(outcome: TurnOutcome, as_json: bool) -> None:
@@ -175,61 +156,33 @@ def review_resolve(
     print_outcome(run(go()), as_json)
 
 
-@cli.command("eval")
-@user_errors
-def eval_command(
-    dataset: Path = typer.Option(..., "--dataset", help="JSONL of labelled tickets."),
-    report_dir: Path = typer.Option(..., "--report-dir", help="Where metrics.json is written."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N tickets."),
-    triage_model: Path | None = TRIAGE_MODEL,
-) -> None:
-    """Run every ticket through the graph and write metrics.json and predictions.jsonl."""
-    from agents.toolkit import Toolkit
-    from agents.triage.dataset import read_tickets
-    from evals.runner import evaluate, write_report
-
-    tickets = read_tickets(dataset)[:limit]
-    settings = settings_with(triage_model)
-    toolkit = Toolkit.load(settings.triage_model, settings.index_dir)
-    with progress_bar() as bar:
-        task = bar.add_task("evaluating", total=len(tickets))
-        result = run(evaluate(tickets, toolkit, settings, lambda: bar.advance(task)))
-    metrics = write_report(result, report_dir)
-    out.print(
-        f"n={metrics['n']} accuracy={metrics['accuracy']:.3f} macro_f1={metrics['macro_f1']:.3f} "
-        f"escalation recall={metrics['escalation']['recall']:.3f} "
-        f"precision={metrics['escalation']['precision']:.3f} "
-        f"unsafe_automation={metrics['unsafe_automation_rate']:.3f} "
-        f"p50={metrics['latency_ms']['p50']:.1f}ms → {report_dir / 'metrics.json'}",
-        highlight=False,
-    )
-
-
 @cli.command()
 @user_errors
 def bench(
-    turns: int = typer.Option(300, "--turns", min=10, help="Turns to time per measurement."),
-    report: Path | None = typer.Option(None, "--report", help="Also write the numbers as JSON here."),
+    report_dir: Path = typer.Option(
+        Path("reports/bench"), "--report-dir", help="Where bench.json and bench.md are written."
+    ),
+    seconds: float = typer.Option(8.0, "--seconds", min=0.0, help="Time box of each in-process measurement."),
+    max_turns: int = typer.Option(
+        2000, "--max-turns", "--turns", min=10, help="At most this many turns per in-process measurement."
+    ),
+    http_seconds: float = typer.Option(15.0, "--http-seconds", min=1.0, help="Time box of each HTTP level."),
+    concurrency: str = typer.Option("1,8,32", "--concurrency", help="HTTP concurrency levels, e.g. 1,8,32."),
+    http: bool = typer.Option(True, "--http/--no-http", help="Also measure a server on loopback."),
     triage_model: Path | None = TRIAGE_MODEL,
 ) -> None:
-    """Time offline turns: the core (triage + retrieval + answer) and the graph with checkpoints."""
-    from evals.bench import run_bench
+    """Time offline turns in process against a no-op floor of the same graph, and over HTTP."""
+    from rich.markdown import Markdown
 
-    numbers = run(run_bench(settings_with(triage_model), turns))
-    table = Table("measurement", "n", "p50 ms", "p95 ms", "p99 ms", "turns/s")
-    for name, row in numbers.items():
-        table.add_row(
-            name,
-            str(row["n"]),
-            f"{row['p50']:.3f}",
-            f"{row['p95']:.2f}",
-            f"{row['p99']:.2f}",
-            f"{row['per_second']:.0f}",
-        )
-    out.print(table)
-    if report:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps(numbers, indent=2) + "\n")
+    from evals.bench import Budget, HttpPlan, parse_levels, render_markdown, run_bench, write_report
+
+    budget = Budget(seconds=seconds, max_turns=max_turns)
+    plan = HttpPlan(parse_levels(concurrency), http_seconds) if http else None
+    with err.status("timing turns in process, then against a server on 127.0.0.1"):
+        results = run(run_bench(settings_with(triage_model), budget, plan))
+    numbers, table = write_report(results, report_dir)
+    out.print(Markdown(render_markdown(results)))
+    err.print(f"→ {numbers}, {table}", highlight=False)
 
 
 @cli.command()

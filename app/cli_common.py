@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from agents.triage.dataset import DatasetError
 from agents.triage.head import HeadMissingError
 from agents.triage.training import TrainingError
 from app.refusals import ConflictError, InputError, NotFoundError
+from app.settings import Settings
 from knowledge.articles import ArticleError
 from knowledge.embedding import ModelFileError
 from knowledge.store import IndexMissingError
@@ -62,3 +65,23 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
 def run(coroutine: Coroutine[Any, Any, R]) -> R:
     """Run one coroutine to completion."""
     return asyncio.run(coroutine)
+
+
+def settings_with(triage_model: Path | None) -> Settings:
+    """Settings from the environment, with a command-line override of the triage model."""
+    settings = Settings()
+    return settings.model_copy(update={"triage_model": triage_model}) if triage_model else settings
+
+
+TRIAGE_MODEL = typer.Option(None, "--triage-model", help="Folder of a trained triage head.")
+
+
+def progress_bar() -> Progress:
+    """A progress bar with count and ETA, on stderr."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )

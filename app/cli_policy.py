@@ -18,9 +18,10 @@ from app.replay import ReplayChange, replay_dataset, replay_recorded
 from app.settings import Settings
 from app.store.keys import Principal
 from app.store.store import AppStore, open_store
+from graph.policy.deployment import PolicySet
 from graph.policy.diff import diff_policies
 from graph.policy.evaluate import Policy
-from graph.policy.schema import PolicyError, parse_policy, policy_digest
+from graph.policy.schema import PolicyError, load_policy_file, parse_policy, policy_digest
 
 policy_cli = typer.Typer(
     help="Write, approve, canary, promote and roll back routing policies.", no_args_is_help=True
@@ -274,6 +275,23 @@ def policy_replay(
     typer.echo(f"{len(changes)} of {total} decisions change under version {version}")
     for change in changes:
         typer.echo(change.describe())
+
+
+async def policy_set_for(reference: str | None) -> PolicySet:
+    """What an evaluation runs under: a stored version, a policy file, or (None) the active version.
+
+    Never a canary: an evaluation measures one version at a time.
+    """
+    if reference is not None and not reference.isdigit():
+        try:
+            document = load_policy_file(Path(reference))
+        except PolicyError as error:
+            raise InputError(str(error)) from error
+        return PolicySet(Policy(version=f"file:{Path(reference).name}", document=document))
+    async with control_plane() as (store, control):
+        if reference is None:
+            return PolicySet((await control.registry.current()).active)
+        return PolicySet(await _compiled(store, int(reference)))
 
 
 async def _compiled(store: AppStore, version: int) -> Policy:

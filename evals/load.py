@@ -12,7 +12,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,40 @@ def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Ask the server to shut down and wait for it."""
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class Server:
+    """A `support-router serve` started by `serving`: its process, address and a widget key."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    widget_key: str
+    started: float
+    """`time.perf_counter()` just before the process was spawned."""
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Server]:
+    """A server on loopback on a fresh temporary data dir, with the models and index of `settings`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = settings.model_copy(
+            update={"data_dir": Path(scratch), "index_dir_override": settings.index_dir}
+        )
+        key = await issue_widget_key(settings)
+        port = free_port()
+        started = time.perf_counter()
+        process = start_server(settings, port)
+        try:
+            yield Server(process, f"http://127.0.0.1:{port}", key, started)
+        finally:
+            stop_server(process)
+
+
 async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
     """Poll /readyz until the server answers 200."""
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -81,7 +116,7 @@ async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes])
 
 
 async def widget(
-    client: httpx.AsyncClient, headers: dict[str, str], texts: Sequence[str], think_ms: float, seed: int
+    client: httpx.AsyncClient, headers: dict[str, str], texts: Iterable[str], think_ms: float, seed: int
 ) -> WidgetRun:
     """Customer messages one after another, with a person's pause between them.
 
@@ -143,29 +178,20 @@ async def run_load(settings: Settings, widgets: int, messages: int, think_ms: fl
     With `think_ms` 0 every widget sends its next message as soon as it has the answer, which
     measures the server's capacity; a think time measures latency at the load it produces.
     """
-    with tempfile.TemporaryDirectory() as scratch:
-        settings = settings.model_copy(
-            update={"data_dir": Path(scratch), "index_dir_override": settings.index_dir}
-        )
-        key = await issue_widget_key(settings)
-        port = free_port()
-        server = start_server(settings, port)
-        try:
-            limits = httpx.Limits(max_connections=widgets + 4)
-            base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
-                await wait_ready(client, server)
-                headers = {"Authorization": f"Bearer {key}"}
-                texts = sample_texts(widgets * messages)
-                started = time.perf_counter()
-                runs = await asyncio.gather(
-                    *(widget(client, headers, texts[i::widgets], think_ms, i) for i in range(widgets))
-                )
-                elapsed = time.perf_counter() - started
-                integrity = await audit(client, headers, runs)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    async with serving(settings) as server:
+        limits = httpx.Limits(max_connections=widgets + 4)
+        async with httpx.AsyncClient(
+            base_url=server.base_url, timeout=REQUEST_TIMEOUT_S, limits=limits
+        ) as client:
+            await wait_ready(client, server.process)
+            headers = {"Authorization": f"Bearer {server.widget_key}"}
+            texts = sample_texts(widgets * messages)
+            started = time.perf_counter()
+            runs = await asyncio.gather(
+                *(widget(client, headers, texts[i::widgets], think_ms, i) for i in range(widgets))
+            )
+            elapsed = time.perf_counter() - started
+            integrity = await audit(client, headers, runs)
     latencies = np.asarray([ms for run in runs for ms in run.latencies_ms])
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
     accepted = sum(len(sent) for run in runs for sent in run.sent.values())

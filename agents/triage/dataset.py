@@ -27,6 +27,15 @@ class LabelledTicket(BaseModel):
     id: str | None = Field(default=None, description="A stable id, when the dataset has one.")
     customer_id: str | None = Field(default=None, description="Who sent it, for value and SLA decisions.")
     channel: str = Field(default="chat", description="Where it arrived: chat, email, phone, …")
+    conversation: list[str] = Field(
+        default_factory=list,
+        description="Earlier customer messages of the same conversation, sent first; labels apply to `text`.",
+    )
+    expect_specialist: str | None = Field(default=None, description="The specialist that should answer.")
+    expect_citation: str | None = Field(
+        default=None, description="An article id the answer should cite (as in knowledge/articles)."
+    )
+    tags: list[str] = Field(default_factory=list, description="Free labels for per-tag breakdowns.")
 
     @field_validator("text")
     @classmethod
