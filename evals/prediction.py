@@ -36,6 +36,8 @@ class Prediction(BaseModel):
     escalation_reason: str | None = None
     policy_version: str | None = None
     policy_rule: str | None = None
+    segment: str | None = Field(default=None, description="The customer's segment as the policy saw it.")
+    priority: str | None = Field(default=None, description="The priority the policy gave the ticket.")
     explanation: str = Field(default="", description="The policy's explanation of its decision.")
     response: str = Field(default="", description="What the customer was sent (or the reviewer's draft).")
     citations: list[str] = Field(default_factory=list, description="Article ids the answer cited.")

@@ -207,6 +207,8 @@ def prediction_of(case: EvalCase, state: State, turn: TimedTurn) -> Prediction:
         escalation_reason=state.escalation_reason,
         policy_version=policy["policy_version"] if policy else None,
         policy_rule=policy["rule"] if policy else None,
+        segment=policy["segment"] if policy else None,
+        priority=policy["priority"] if policy else None,
         explanation=policy["explanation"] if policy else "",
         response=state.response or (state.draft or {"text": ""})["text"],
         citations=[c["article_id"] for c in citations],

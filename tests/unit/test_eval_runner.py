@@ -144,6 +144,7 @@ async def test_cases_run_through_the_graph_and_the_run_is_written(
     assert one.citations and one.grounded is True and one.policy_rule and one.explanation
     assert {"intake", "triage", "route", "access", "finalize"} <= set(one.node_ms)
     assert two.escalated and two.grounded is None and two.customer_id == "cus_free"
+    assert two.segment and two.priority  # the demo customer was looked up and the policy ranked it
     # The earlier legal threat escalated; a stand-in reviewer replied and the labelled turn ran.
     assert three.turns == 3 and three.error is None and three.predicted == "account_access"
 
