@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -21,13 +19,16 @@ from agents.toolkit import Toolkit
 from app.audit_trail import decision_entry, human_entry, routing_entry
 from app.customer_directory import open_customer_directory
 from app.events import EventHub, LiveEvent
+from app.leases import ConversationLeases
 from app.metrics import RouterMetrics
 from app.policies import PolicyControl, PolicyRegistry
 from app.refusals import ConflictError, InputError, NotFoundError
 from app.settings import Settings
 from app.store.audit import AuditEntry
 from app.store.conversations import StoredResponse
+from app.store.database import is_postgres, libpq_url
 from app.store.keys import Principal
+from app.store.leases import Fence, check_fence_row
 from app.store.models import Conversation, Message, Review, utcnow
 from app.store.reviews import ReviewStatus
 from app.store.store import AppStore, open_store
@@ -57,26 +58,6 @@ class ConversationView:
 
 
 @dataclass
-class ConversationLocks:
-    """One lock per conversation: turns of one conversation run one after another, in arrival order."""
-
-    _locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
-    _users: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    @asynccontextmanager
-    async def hold(self, conversation_id: str) -> AsyncIterator[None]:
-        """Wait for the conversation's earlier turns (asyncio.Lock is FIFO), then run."""
-        self._users[conversation_id] += 1
-        try:
-            async with self._locks[conversation_id]:
-                yield
-        finally:
-            self._users[conversation_id] -= 1
-            if not self._users[conversation_id]:
-                del self._users[conversation_id], self._locks[conversation_id]
-
-
-@dataclass
 class RouterService:
     """Everything the HTTP API and the CLI do, over the graph and the app store."""
 
@@ -92,7 +73,8 @@ class RouterService:
     """LLM mode's models and guard; None runs the offline mode."""
     redactor: Redactor | None = None
     """Redacts personal data from traces; loaded only when LLM mode or tracing needs it."""
-    locks: ConversationLocks = field(default_factory=ConversationLocks)
+    locks: ConversationLeases = field(default_factory=ConversationLeases)
+    """One turn at a time per conversation; across workers too when they share a database."""
 
     @property
     def policy_control(self) -> PolicyControl:
@@ -150,12 +132,13 @@ class RouterService:
             raise InputError("the message is empty")
         if len(text) > MAX_MESSAGE_CHARS:
             raise InputError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
-        async with self.locks.hold(conversation_id):
+        async with self.locks.hold(conversation_id) as fence:
             conversation = await self.conversation(principal, conversation_id)
             if conversation.status == "waiting_for_human":
                 review = await self.store.reviews.open_for(conversation_id)
                 if review is not None:
-                    return await self._hold_for_reviewer(conversation, review, text, idempotency_record)
+                    record = idempotency_record
+                    return await self._hold_for_reviewer(conversation, review, text, record, fence)
             message = Message(
                 conversation_id=conversation_id,
                 role="customer",
@@ -163,18 +146,24 @@ class RouterService:
                 turn=conversation.turns + 1,
                 created_at=utcnow(),
             )
-            await self._record(conversation_id, [message], [("message", {"role": "customer", "text": text})])
-            return await self._run_turn(conversation, message, idempotency_record)
+            customer_said = ("message", {"role": "customer", "text": text})
+            await self._record(conversation_id, [message], [customer_said], fence=fence)
+            return await self._run_turn(conversation, message, fence, idempotency_record)
 
     async def _run_turn(
-        self, conversation: Conversation, message: Message, idempotency_record: int | None = None
+        self,
+        conversation: Conversation,
+        message: Message,
+        fence: Fence | None,
+        idempotency_record: int | None = None,
     ) -> TurnOutcome:
         started = time.perf_counter()
         context = await self._context(conversation, message.created_at)
         metadata = await self._trace_metadata(conversation, context)
-        result = await self.runner.run(conversation.id, InputState(text=message.text), context, metadata)
+        turn = InputState(text=message.text)
+        result = await self.runner.run(conversation.id, turn, context, metadata, fence)
         self.metrics.turn_seconds.observe(time.perf_counter() - started)
-        return await self._settle(conversation, result, message.id, None, idempotency_record)
+        return await self._settle(conversation, result, message.id, None, fence, idempotency_record)
 
     async def _context(self, conversation: Conversation, received_at: datetime) -> Context:
         """The run context: this conversation's customer and channel, the policies now in force."""
@@ -205,7 +194,12 @@ class RouterService:
         }
 
     async def _hold_for_reviewer(
-        self, conversation: Conversation, review: Review, text: str, idempotency_record: int | None
+        self,
+        conversation: Conversation,
+        review: Review,
+        text: str,
+        idempotency_record: int | None,
+        fence: Fence | None,
     ) -> TurnOutcome:
         message = Message(
             conversation_id=conversation.id, role="customer", text=text, turn=conversation.turns, state="held"
@@ -214,7 +208,7 @@ class RouterService:
         await self.store.reviews.add_waiting_message(review.id, text)
         held = {"role": "customer", "text": text, "held": True}
         response = _stored_response(idempotency_record, outcome)
-        await self._record(conversation.id, [message], [("message", held)], response=response)
+        await self._record(conversation.id, [message], [("message", held)], response=response, fence=fence)
         return outcome
 
     # Reviews ---------------------------------------------------------------------------------
@@ -249,7 +243,7 @@ class RouterService:
         """Resume the paused conversation with a reviewer's decision, exactly once."""
         review = await self.review(review_id)
         reviewer = decision.reviewer or "reviewer"
-        async with self.locks.hold(review.conversation_id):
+        async with self.locks.hold(review.conversation_id) as fence:
             review = await self.review(review_id)
             if review.status != "pending":
                 raise ConflictError(f"review {review_id} is already {review.status}")
@@ -267,15 +261,14 @@ class RouterService:
             try:
                 context = await self._context(conversation, utcnow())
                 resume: Command[Any] = Command(resume={review_id: decision.model_dump()})
-                result = await self.runner.run(review.conversation_id, resume, context)
+                result = await self.runner.run(review.conversation_id, resume, context, fence=fence)
             except BaseException:
                 await self.store.reviews.finish_resolving(review_id, None)
                 raise
             await self.store.reviews.finish_resolving(review_id, decision.model_dump())
-            await self._durable(
-                review.conversation_id, "review_resolved", {"review_id": review_id, "action": decision.action}
-            )
-            return await self._settle(conversation, result, None, decision, review_id=review_id)
+            resolved = ("review_resolved", {"review_id": review_id, "action": decision.action})
+            await self._record(review.conversation_id, [], [resolved], fence=fence)
+            return await self._settle(conversation, result, None, decision, fence, review_id=review_id)
 
     # Recovery --------------------------------------------------------------------------------
 
@@ -286,13 +279,14 @@ class RouterService:
             conversation = await self.store.conversations.get(message.conversation_id)
             if conversation is None:
                 continue
-            async with self.locks.hold(conversation.id):
+            async with self.locks.hold(conversation.id) as fence:
                 snapshot = await self.graph.aget_state(thread_config(conversation.id))
                 ran = snapshot.values and State(**snapshot.values).turn >= message.turn
                 if ran:
-                    await self._settle(conversation, RunResult.from_snapshot(snapshot), message.id, None)
+                    finished = RunResult.from_snapshot(snapshot)
+                    await self._settle(conversation, finished, message.id, None, fence)
                 else:
-                    await self._run_turn(conversation, message)
+                    await self._run_turn(conversation, message, fence)
             recovered += 1
         return recovered
 
@@ -304,6 +298,7 @@ class RouterService:
         result: RunResult,
         message_id: int | None,
         decision: ReviewerDecision | None,
+        fence: Fence | None,
         idempotency_record: int | None = None,
         review_id: str | None = None,
     ) -> TurnOutcome:
@@ -312,7 +307,7 @@ class RouterService:
         human = [decision_entry(conversation.id, state.turn, decision, review_id)] if decision else []
         if result.interrupts:
             return await self._hand_off(
-                conversation, state, result.interrupts[0], message_id, idempotency_record, human
+                conversation, state, result.interrupts[0], message_id, idempotency_record, human, fence
             )
         outcome = TurnOutcome.model_validate(state.outcomes[-1])
         role = "reviewer" if decision and decision.action == "reply" else "assistant"
@@ -326,6 +321,7 @@ class RouterService:
             message_states={message_id: "answered"} if message_id is not None else None,
             response=_stored_response(idempotency_record, outcome),
             audit=audit,
+            fence=fence,
             status=status,
             owner=outcome.specialist,
             turns=outcome.turn,
@@ -343,6 +339,7 @@ class RouterService:
         message_id: int | None,
         idempotency_record: int | None,
         audit: list[AuditEntry],
+        fence: Fence | None,
     ) -> TurnOutcome:
         payload: dict[str, Any] = dict(pause.value)
         policy, sla = state.policy, state.sla
@@ -381,6 +378,7 @@ class RouterService:
             message_states={message_id: "handed_off"} if message_id is not None else None,
             response=_stored_response(idempotency_record, outcome),
             audit=audit,
+            fence=fence,
             status="waiting_for_human",
             owner="reviewer",
             turns=outcome.turn,
@@ -415,11 +413,15 @@ class RouterService:
         messages: list[Message],
         events: list[tuple[str, dict[str, Any]]],
         audit: list[AuditEntry] | None = None,
+        fence: Fence | None = None,
         **values: Any,
     ) -> None:
-        """Store messages, events, audit records and conversation changes together, then tell the streams."""
+        """Store messages, events, audit records and conversation changes together, then tell the streams.
+
+        A turn's writes carry its lease's `fence`: they fail once another worker has taken it over.
+        """
         stored = await self.store.conversations.record(
-            conversation_id, messages, events, audit=audit or (), **values
+            conversation_id, messages, events, audit=audit or (), fence=fence, **values
         )
         for event in stored:
             self.hub.publish(conversation_id, LiveEvent(event.type, event.data, event.id))
@@ -427,10 +429,6 @@ class RouterService:
             if entry.kind == "routing_decision" and entry.details.get("policy"):
                 policy = entry.details["policy"]
                 self.metrics.policy_decisions.labels(policy["policy_version"], policy["path"]).inc()
-
-    async def _durable(self, conversation_id: str, type_: str, data: dict[str, Any]) -> None:
-        """Store one event for replay, then hand it to the live streams."""
-        await self._record(conversation_id, [], [(type_, data)])
 
 
 def response_status(outcome: TurnOutcome) -> int:
@@ -483,8 +481,13 @@ async def open_service(
             f"the knowledge index in {settings.index_dir} is empty; run `support-router kb ingest`"
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shared = is_postgres(settings.store_url)  # workers may share it: leases and fenced checkpoints
     async with (
-        open_checkpointer(settings.data_dir) as checkpointer,
+        open_checkpointer(
+            settings.data_dir,
+            libpq_url(settings.store_url) if shared else None,
+            check_fence_row if shared else None,
+        ) as checkpointer,
         open_store(settings.store_url) as store,
     ):
         service = RouterService(
@@ -498,6 +501,7 @@ async def open_service(
             customers=open_customer_directory(settings, store),
             llm=open_llm(settings, models),
             redactor=_redactor_if_needed(settings),
+            locks=ConversationLeases(store.leases if shared else None),
         )
         await service.policy_control.install_default()
         if settings.seed_demo_customers and settings.customer_directory is None:

@@ -12,8 +12,10 @@ from langgraph.types import Command, Interrupt, StateSnapshot
 from agents.llm.runtime import Redactor
 from app.events import EventHub, LiveEvent
 from app.metrics import RouterMetrics
+from app.store.leases import Fence
 from app.tracing import traced
 from graph.builder import RouterGraph
+from graph.checkpointer import FENCE_TOKEN
 from graph.context import Context
 from graph.state import InputState, State
 
@@ -35,9 +37,13 @@ class RunResult:
 INTERRUPT = "__interrupt__"
 
 
-def thread_config(conversation_id: str) -> RunnableConfig:
-    """The checkpointer config of a conversation: one thread per conversation."""
-    return {"configurable": {"thread_id": conversation_id}}
+def thread_config(conversation_id: str, fence: Fence | None = None) -> RunnableConfig:
+    """The checkpointer config of a conversation: one thread per conversation, and the lease's fencing
+    token for a checkpointer that checks it (graph/checkpointer.py)."""
+    configurable: dict[str, Any] = {"thread_id": conversation_id}
+    if fence is not None:
+        configurable[FENCE_TOKEN] = fence.token
+    return {"configurable": configurable}
 
 
 @dataclass
@@ -56,20 +62,25 @@ class TurnRunner:
         graph_input: InputState | Command[Any],
         context: Context,
         trace_metadata: dict[str, str] | None = None,
+        fence: Fence | None = None,
     ) -> RunResult:
         """Run to the end of the turn or to the next interrupt; return where it stopped."""
         with traced(trace_metadata or {"conversation_id": conversation_id}, self.redactor):
-            final = await self._stream(conversation_id, graph_input, context)
+            final = await self._stream(conversation_id, graph_input, context, fence)
         return self._result(final)
 
     async def _stream(
-        self, conversation_id: str, graph_input: InputState | Command[Any], context: Context
+        self,
+        conversation_id: str,
+        graph_input: InputState | Command[Any],
+        context: Context,
+        fence: Fence | None,
     ) -> dict[str, Any]:
         started: dict[str, float] = {}
         final: dict[str, Any] = {}
         stream = self.graph.astream(
             graph_input,
-            thread_config(conversation_id),
+            thread_config(conversation_id, fence),
             context=context,
             stream_mode=["tasks", "custom", "values"],
             # One checkpoint when the turn ends or pauses: the accepted message is in the store, so

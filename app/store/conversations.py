@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from app.store.audit import AuditEntry, append
 from app.store.database import Sessions
+from app.store.leases import Fence, check_fence
 from app.store.models import Conversation, Event, IdempotencyRecord, Message, Review, utcnow
 
 StoredResponse = tuple[int, int, dict[str, Any]]
@@ -41,15 +42,19 @@ class ConversationStore:
         message_states: dict[int, str] | None = None,
         response: StoredResponse | None = None,
         audit: Sequence[AuditEntry] = (),
+        fence: Fence | None = None,
         **conversation_values: Any,
     ) -> list[Event]:
         """In one transaction: new messages, a new review, message states, conversation columns, events,
         audit records, and the response kept for replays of the request's Idempotency-Key.
 
+        With a `fence`, nothing is written unless the conversation's lease is still that fence's.
         Returns the stored events (with the ids streams replay by).
         """
         stored = [Event(conversation_id=conversation_id, type=kind, data=data) for kind, data in events]
         async with self._sessions.begin() as session:
+            if fence is not None:
+                await check_fence(session, fence)
             if review is not None and await session.get(Review, review.id) is None:
                 session.add(review)  # the same pause recorded twice keeps the first
             session.add_all([*messages, *stored])

@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -48,8 +48,25 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir / SQLITE_FILE}"
 
 
+def is_postgres(url: str) -> bool:
+    """Whether the URL names a PostgreSQL database (any driver spelling)."""
+    return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL with the async driver SQLAlchemy needs: `postgresql://…` becomes `postgresql+asyncpg://…`."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+asyncpg://{rest}" if scheme in ("postgresql", "postgres") else url
+
+
+def libpq_url(url: str) -> str:
+    """The plain `postgresql://…` URL psycopg (the checkpointer's driver) takes."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so readers never block the writer."""
+    url = sqlalchemy_url(url)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -72,7 +89,13 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+MIGRATION_LOCK = 7_310_001
+"""PostgreSQL advisory lock key: workers starting together migrate one after another."""
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Apply every migration not yet applied."""
+    """Apply every migration not yet applied (on PostgreSQL under an advisory lock held to commit)."""
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await connection.run_sync(_upgrade)

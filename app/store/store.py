@@ -17,14 +17,15 @@ from app.store.database import Sessions, create_engine, migrate
 from app.store.events import EventStore
 from app.store.idempotency import IdempotencyStore
 from app.store.keys import KeyStore
+from app.store.leases import LeaseStore
 from app.store.policies import PolicyStore
 from app.store.reviews import ReviewStore
 
 
 @dataclass(frozen=True)
 class AppStore:
-    """Keys, conversations, reviews, events, idempotency records, customers, policies, the audit log, and
-    the demo company's business data."""
+    """Keys, conversations, reviews, events, idempotency records, customers, policies, the audit log,
+    the demo company's business data, and the conversation leases of a multi-worker deployment."""
 
     engine: AsyncEngine
     keys: KeyStore
@@ -36,6 +37,7 @@ class AppStore:
     policies: PolicyStore
     audit: AuditLog
     business: BusinessStore
+    leases: LeaseStore
 
     async def ping(self) -> None:
         """Raise when the database cannot be reached."""
@@ -61,6 +63,7 @@ async def open_store(url: str) -> AsyncIterator[AppStore]:
             policies=PolicyStore(sessions),
             audit=AuditLog(sessions),
             business=BusinessStore(sessions),
+            leases=LeaseStore(sessions),
         )
     finally:
         await engine.dispose()

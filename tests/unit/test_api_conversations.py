@@ -261,7 +261,7 @@ def test_a_retry_during_a_turn_waiting_for_the_lock_is_409_then_replays(
             daemon=True,
         )
         first.start()
-        wait_until(lambda: service.locks._users.get(conversation_id, 0) == 2, "the first request to queue")
+        wait_until(lambda: service.locks.waiting(conversation_id) == 2, "the first request to queue")
         assert_error(
             post_text(client, widget, conversation_id, CLEAR_TICKET, **{"Idempotency-Key": "slow"}), 409
         )
@@ -371,7 +371,7 @@ def test_messages_queued_behind_a_running_turn_are_all_answered(
         for thread in threads:
             thread.start()
         wait_until(
-            lambda: service.locks._users.get(conversation_id, 0) == len(texts) + 1, "every message to queue"
+            lambda: service.locks.waiting(conversation_id) == len(texts) + 1, "every message to queue"
         )
     for thread in threads:
         thread.join(WAIT)
@@ -379,4 +379,4 @@ def test_messages_queued_behind_a_running_turn_are_all_answered(
     done = [r for r in responses if r is not None]
     assert len(done) == len(texts)
     assert_nothing_lost(client, widget, conversation_id, texts, done)
-    assert conversation_id not in service.locks._users  # the lock is dropped once nobody waits
+    assert conversation_id not in service.locks.local._users  # the lock is dropped once nobody waits
