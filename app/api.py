@@ -46,7 +46,8 @@ def create_app(
         # After uvicorn has configured logging, so the filter lands on the handlers it made.
         install_log_redaction(default_redactor())
         async with open_service(settings, toolkit, models) as service:
-            await ensure_first_admin_key(service)
+            async with service.store.exclusive("first-admin-key"):  # one key, whichever worker is first
+                await ensure_first_admin_key(service)
             app.state.service = service
             app.state.rate_limiter = KeyRateLimiter(settings.rate_limit)
             yield

@@ -280,6 +280,8 @@ class RouterService:
             if conversation is None:
                 continue
             async with self.locks.hold(conversation.id) as fence:
+                if not await self.store.conversations.still_unprocessed(message.id):
+                    continue  # another worker finished it meanwhile
                 snapshot = await self.graph.aget_state(thread_config(conversation.id))
                 ran = snapshot.values and State(**snapshot.values).turn >= message.turn
                 if ran:
@@ -503,11 +505,13 @@ async def open_service(
             redactor=_redactor_if_needed(settings),
             locks=ConversationLeases(store.leases if shared else None),
         )
-        await service.policy_control.install_default()
-        if settings.seed_demo_customers and settings.customer_directory is None:
-            await store.customers.seed_demo_if_empty()
-            await store.business.seed_demo_if_empty()
-        recovered = await service.recover()
+        # Workers starting together on one database set it up and recover one after another.
+        async with store.exclusive("startup"):
+            await service.policy_control.install_default()
+            if settings.seed_demo_customers and settings.customer_directory is None:
+                await store.customers.seed_demo_if_empty()
+                await store.business.seed_demo_if_empty()
+            recovered = await service.recover()
         if recovered:
             log.warning("finished %d turn(s) that a previous run left unprocessed", recovered)
         service.metrics.review_queue.set(await store.reviews.count_pending())

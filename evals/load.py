@@ -54,16 +54,22 @@ async def issue_widget_key(settings: Settings) -> str:
         return (await store.keys.create("widget", "load benchmark")).secret
 
 
-def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    """`support-router serve` in its own process, with this run's data dir and models."""
+def start_server(settings: Settings, port: int, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`support-router serve` in its own process, with this run's data dir and models; its output goes
+    to `log` when given (else nowhere)."""
     env = os.environ | {
         "SUPPORT_ROUTER_DATA_DIR": str(settings.data_dir),
         "SUPPORT_ROUTER_TRIAGE_MODEL": str(settings.triage_model),
         "SUPPORT_ROUTER_INDEX_DIR": str(settings.index_dir),
         "SUPPORT_ROUTER_RATE_LIMIT": "100000/second",
     }
+    if settings.database_url is not None:
+        env["SUPPORT_ROUTER_DATABASE_URL"] = settings.database_url
     command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if log is None:
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("ab") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:

@@ -81,10 +81,20 @@ def make_context(toolkit: Toolkit) -> Callable[..., Context]:
     return make
 
 
+@pytest.fixture(scope="session")
+def make_settings(head_dir: Path, index_dir: Path) -> Callable[[Path], Settings]:
+    """Settings on a private data dir with the session's models (the postgres suite adds a database)."""
+
+    def make(data_dir: Path) -> Settings:
+        return Settings(data_dir=data_dir, triage_model=head_dir, index_dir_override=index_dir)
+
+    return make
+
+
 @pytest.fixture
-def settings(tmp_path: Path, head_dir: Path, index_dir: Path) -> Settings:
+def settings(tmp_path: Path, make_settings: Callable[[Path], Settings]) -> Settings:
     """Settings whose data dir is private to the test and whose models are the session's."""
-    return Settings(data_dir=tmp_path / "data", triage_model=head_dir, index_dir_override=index_dir)
+    return make_settings(tmp_path / "data")
 
 
 @pytest.fixture

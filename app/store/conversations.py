@@ -83,6 +83,12 @@ class ConversationStore:
             query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
             return list(await session.scalars(query))
 
+    async def still_unprocessed(self, message_id: int) -> bool:
+        """Whether a customer message is still waiting for its turn (another worker may have run it)."""
+        async with self._sessions() as session:
+            state = await session.scalar(select(Message.state).where(Message.id == message_id))
+            return state == "received"
+
     async def unprocessed(self) -> list[Message]:
         """Customer messages accepted but not yet processed (a crash cut their turn short)."""
         async with self._sessions() as session:

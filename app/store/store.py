@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,6 +39,21 @@ class AppStore:
     audit: AuditLog
     business: BusinessStore
     leases: LeaseStore
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Run the block alone among the processes sharing this database (a PostgreSQL advisory lock);
+        a no-op on SQLite, which one process serves."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        key = zlib.crc32(name.encode())
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
     async def ping(self) -> None:
         """Raise when the database cannot be reached."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -133,13 +134,9 @@ class Matrix:
 
 @pytest.fixture(scope="module")
 def matrix(
-    tmp_path_factory: pytest.TempPathFactory, head_dir: Any, index_dir: Any, toolkit: Toolkit
+    tmp_path_factory: pytest.TempPathFactory, make_settings: Callable[[Path], Settings], toolkit: Toolkit
 ) -> Iterator[Matrix]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("auth-matrix") / "data",
-        triage_model=head_dir,
-        index_dir_override=index_dir,
-    )
+    settings = make_settings(tmp_path_factory.mktemp("auth-matrix") / "data")
     with TestClient(create_app(settings, toolkit)) as client:
         keys = {
             caller: issue_key(client, "widget" if "widget" in caller else caller) for caller in AUTHENTICATED

@@ -1,0 +1,81 @@
+"""The `postgres` suite: the API tests and a two-worker deployment on the local PostgreSQL.
+
+Every app gets a fresh database, created here and dropped at the end of the session. The server is
+`SUPPORT_ROUTER_TEST_POSTGRES` (default: the machine's local one, database `test`, trust auth); CI has it,
+so an unreachable server fails the suite instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))  # the API tests and their helpers
+
+from api_fixtures import (  # noqa: E402, F401 (fixtures are found by name)
+    _api_hard_timeout,
+    admin,
+    client,
+    other_reviewer,
+    other_widget,
+    reviewer,
+    widget,
+)
+
+from app.settings import Settings  # noqa: E402
+
+SERVER = os.environ.get("SUPPORT_ROUTER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.postgres)
+
+
+def database_url(name: str) -> str:
+    """The server's URL with another database name."""
+    return urlsplit(SERVER)._replace(path=f"/{name}").geturl()
+
+
+@pytest.fixture(scope="session")
+def new_database() -> Iterator[Callable[[], str]]:
+    """Creates empty databases on the test server; drops them all when the session ends."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"sr_test_{uuid.uuid4().hex[:12]}"
+        try:
+            with psycopg.connect(SERVER, autocommit=True, connect_timeout=5) as connection:
+                connection.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.OperationalError as error:
+            pytest.fail(f"PostgreSQL at {SERVER} is not reachable: {error}", pytrace=False)
+        created.append(name)
+        return database_url(name)
+
+    yield create
+    with psycopg.connect(SERVER, autocommit=True) as connection:
+        for name in created:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def make_settings(
+    head_dir: Path, index_dir: Path, new_database: Callable[[], str]
+) -> Callable[[Path], Settings]:
+    """Settings as the unit suite's, on a fresh PostgreSQL database each."""
+
+    def make(data_dir: Path) -> Settings:
+        database = new_database()
+        return Settings(
+            data_dir=data_dir, triage_model=head_dir, index_dir_override=index_dir, database_url=database
+        )
+
+    return make
