@@ -24,7 +24,7 @@ LLM_INSTALLED := $(VENV)/.installed-llm
 LLM_PORT ?= 8081
 LLM_BASE_URL := http://127.0.0.1:$(LLM_PORT)/v1
 
-.PHONY: install install-test model index run llm run-llm test lint format bench load eval eval-dev clean
+.PHONY: install install-test model index run run-scaled llm run-llm test lint format bench load eval eval-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,25 @@ run-llm: model index llm
 	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) SUPPORT_ROUTER_LLM_MODEL=qwen SUPPORT_ROUTER_LLM_BASE_URL=$(LLM_BASE_URL) \
 	SUPPORT_ROUTER_LLM_API_KEY=not-needed SUPPORT_ROUTER_LLM_STRUCTURED_METHOD=function_calling \
 	$(BIN)/support-router serve
+
+# Two workers on PostgreSQL and a Chroma server, as a scaled deployment runs (see README, "Scaling out").
+SCALED_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/support_router
+SCALED_CHROMA_PORT ?= 8200
+SCALED_WORKERS ?= 2
+SCALED_ENV := SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) SUPPORT_ROUTER_DATABASE_URL=$(SCALED_DATABASE_URL) \
+	SUPPORT_ROUTER_CHROMA_URL=http://127.0.0.1:$(SCALED_CHROMA_PORT)
+
+run-scaled: model
+	$(SCALED_ENV) $(BIN)/support-router db create
+	mkdir -p $(DATA_DIR)
+	$(BIN)/chroma run --path $(DATA_DIR)/chroma-server --port $(SCALED_CHROMA_PORT) \
+		> $(DATA_DIR)/chroma-server.log 2>&1 & chroma=$$!; \
+	trap 'kill $$chroma 2>/dev/null' EXIT INT TERM; \
+	for attempt in $$(seq 100); do \
+		curl -sf http://127.0.0.1:$(SCALED_CHROMA_PORT)/api/v2/heartbeat > /dev/null && break; sleep 0.2; \
+	done; \
+	$(SCALED_ENV) $(BIN)/support-router kb ingest && \
+	$(SCALED_ENV) $(BIN)/support-router serve --workers $(SCALED_WORKERS)
 
 # The `llm` tests need the local model server: the first run on a machine builds it (see `llm`).
 test: $(TEST_INSTALLED) model llm

@@ -21,10 +21,16 @@ class Toolkit:
 
     @classmethod
     def load(
-        cls, head_dir: Path, index_dir: Path, embedder: MiniLMEmbedder | None = None, threads: int = 1
+        cls,
+        head_dir: Path,
+        index_dir: Path,
+        embedder: MiniLMEmbedder | None = None,
+        threads: int = 1,
+        chroma_url: str | None = None,
     ) -> Toolkit:
-        """Load the head and open the index; the embedder is shared when one is given."""
+        """Load the head and open the index (a Chroma server's, with `chroma_url`); the embedder is
+        shared when one is given."""
         embedder = embedder or MiniLMEmbedder(threads=threads)
         head = TriageHead.load(head_dir)
-        knowledge = KnowledgeBase(open_client(index_dir), embedder)
+        knowledge = KnowledgeBase(open_client(index_dir, chroma_url), embedder)
         return cls(embedder=embedder, classifier=TriageClassifier(head, embedder), knowledge=knowledge)

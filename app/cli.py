@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import typer
 from rich.table import Table
 
 from app.cli_common import TRIAGE_MODEL, err, out, progress_bar, run, settings_with, user_errors
+from app.cli_db import db_cli
 from app.cli_eval import eval_cli
 from app.cli_policy import audit_cli, policy_cli
 from app.refusals import InputError, NotFoundError
@@ -32,6 +34,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(policy_cli, name="policy")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(eval_cli, name="eval")
+cli.add_typer(db_cli, name="db")
 
 
 def print_outcome(outcome: TurnOutcome, as_json: bool) -> None:
@@ -54,15 +57,29 @@ def print_outcome(outcome: TurnOutcome, as_json: bool) -> None:
 def serve(
     host: str | None = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port (default 8000)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64, help="Worker processes (more than one needs PostgreSQL)."
+    ),
     triage_model: Path | None = TRIAGE_MODEL,
 ) -> None:
     """Start the HTTP service."""
     import uvicorn
 
     from app.api import create_app
+    from app.store.database import is_postgres
 
     settings = settings_with(triage_model)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    host, port = host or settings.host, port or settings.port
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port)
+        return
+    if not is_postgres(settings.store_url):
+        raise InputError("several workers share one database: set SUPPORT_ROUTER_DATABASE_URL=postgresql://…")
+    if settings.chroma_url is None:
+        err.print("warning: the workers share one index directory; a Chroma server (CHROMA_URL) is safer")
+    if triage_model is not None:  # each worker builds its app from the environment
+        os.environ["SUPPORT_ROUTER_TRIAGE_MODEL"] = str(triage_model)
+    uvicorn.run("app.api:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 @cli.command()
@@ -257,13 +274,14 @@ def kb_ingest(
 
     settings = Settings()
     articles = load_articles(directory or settings.articles_dir)
-    knowledge = KnowledgeBase(open_client(settings.index_dir), MiniLMEmbedder())
+    knowledge = KnowledgeBase(open_client(settings.index_dir, settings.chroma_url), MiniLMEmbedder())
     with progress_bar() as bar:
         task = bar.add_task("embedding passages", total=None)
         report = knowledge.ingest(articles, lambda done, total: bar.update(task, completed=done, total=total))
+    where = settings.chroma_url or settings.index_dir
     out.print(
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
-        f"{report.unchanged} unchanged; {report.passages} passages in {settings.index_dir}",
+        f"{report.unchanged} unchanged; {report.passages} passages in {where}",
         highlight=False,
     )
 

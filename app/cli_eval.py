@@ -114,7 +114,12 @@ async def _evaluate(
     llm = open_llm(settings) if mode is Mode.llm else None
     if mode is Mode.llm and llm is None:
         raise InputError("--mode llm needs a model: set SUPPORT_ROUTER_LLM_MODEL (and _BASE_URL)")
-    toolkit = Toolkit.load(settings.triage_model, settings.index_dir, threads=settings.embedding_threads)
+    toolkit = Toolkit.load(
+        settings.triage_model,
+        settings.index_dir,
+        threads=settings.embedding_threads,
+        chroma_url=settings.chroma_url,
+    )
     policies = await policy_set_for(policy)
     started_at, started = datetime.now(UTC), time.perf_counter()
     async with open_setup(settings, toolkit, policies, llm, DEMO_ARRIVAL) as setup:

@@ -88,7 +88,12 @@ async def replay_dataset(
 ) -> tuple[int, list[ReplayChange]]:
     """Classify each evaluation ticket once and decide it under both versions, at one shared instant."""
     tickets = read_tickets(path)[:limit]
-    toolkit = Toolkit.load(settings.triage_model, settings.index_dir, threads=settings.embedding_threads)
+    toolkit = Toolkit.load(
+        settings.triage_model,
+        settings.index_dir,
+        threads=settings.embedding_threads,
+        chroma_url=settings.chroma_url,
+    )
     vectors = toolkit.embedder.embed([t.text for t in tickets])
     at = datetime.now(UTC)
     changes: list[ReplayChange] = []

@@ -476,12 +476,14 @@ async def open_service(
     `models` replaces the chat models of LLM mode (tests pass scripted fakes); it needs `llm_model` set.
     """
     toolkit = toolkit or Toolkit.load(
-        settings.triage_model, settings.index_dir, threads=settings.embedding_threads
+        settings.triage_model,
+        settings.index_dir,
+        threads=settings.embedding_threads,
+        chroma_url=settings.chroma_url,
     )
     if toolkit.knowledge.count() == 0:
-        raise IndexMissingError(
-            f"the knowledge index in {settings.index_dir} is empty; run `support-router kb ingest`"
-        )
+        where = settings.chroma_url or settings.index_dir
+        raise IndexMissingError(f"the knowledge index in {where} is empty; run `support-router kb ingest`")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     shared = is_postgres(settings.store_url)  # workers may share it: leases and fenced checkpoints
     async with (

@@ -58,7 +58,13 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy async URL of the app store; default SQLite under the data dir.",
+        description="The app store and checkpoints: `postgresql://user@host/db` for several workers; "
+        "default SQLite under the data dir.",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="A Chroma server (`chroma run`), e.g. http://127.0.0.1:8000, shared by several workers; "
+        "default the persistent index under the data dir.",
     )
     rate_limit: str = Field(
         default="50/second;1000/minute", description="Per-key request limit (limits' notation)."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import chromadb
 from chromadb.api import ClientAPI
@@ -86,10 +87,18 @@ def _entries(article: Article) -> list[_Entry]:
     return [title] + [entry(p.id, f"{article.title}. {p.text}", p, "passage") for p in passages]
 
 
-def open_client(path: Path) -> ClientAPI:
-    """A persistent Chroma client under `path`, with telemetry off (the machine may be offline)."""
+def open_client(path: Path, server_url: str | None = None) -> ClientAPI:
+    """A Chroma client with telemetry off (the machine may be offline): of the Chroma server at
+    `server_url` (`chroma run`, shared by several workers) when given, else persistent under `path`."""
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if server_url is not None:
+        url = urlsplit(server_url)
+        if url.scheme not in ("http", "https") or url.hostname is None:
+            raise ValueError(f"the Chroma URL {server_url!r} is not an http(s)://host[:port] address")
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        return chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https", settings=settings)
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
 class KnowledgeBase:

@@ -370,9 +370,7 @@ def test_messages_queued_behind_a_running_turn_are_all_answered(
     with holding_lock(client, conversation_id):
         for thread in threads:
             thread.start()
-        wait_until(
-            lambda: service.locks.waiting(conversation_id) == len(texts) + 1, "every message to queue"
-        )
+        wait_until(lambda: service.locks.waiting(conversation_id) == len(texts) + 1, "every message to queue")
     for thread in threads:
         thread.join(WAIT)
     assert not any(thread.is_alive() for thread in threads)

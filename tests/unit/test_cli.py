@@ -69,6 +69,7 @@ BAD_INPUTS = {
     "malformed_dataset": ":3: not valid JSON",
     "missing_training_data": "no-such-training-data-file-anywhere-at-all.jsonl: no such file",
     "missing_triage_model": "no trained triage head in",
+    "workers_without_postgres": "several workers share one database",
 }
 # Messages longer than the console's 80 columns (when stderr is not a terminal).
 
@@ -103,6 +104,7 @@ def bad_input_runs(
         "missing_triage_model": run_cli(
             ["route", "Where is my card?"], env | {"SUPPORT_ROUTER_TRIAGE_MODEL": str(empty_model)}, work
         ),
+        "workers_without_postgres": run_cli(["serve", "--workers", "2"], env, work),
     }
 
 
