@@ -13,9 +13,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
@@ -27,6 +29,10 @@ FENCE_TOKEN = "fence_token"
 POOL_SIZE = 10
 SETUP_LOCK = 7_310_002
 """PostgreSQL advisory lock key of the checkpoint tables' setup."""
+
+STRICT_SERDE = JsonPlusSerializer(allowed_msgpack_modules=None)
+"""Checkpoints deserialise only LangGraph's known-safe types (our state is plain data and LangChain
+messages), so someone who can write to the checkpoint store cannot make a worker build other objects."""
 
 FenceCheck = Callable[[AsyncConnection[DictRow], str, int], Awaitable[None]]
 """Checks (in the connection's open transaction) that `token` still holds the conversation's lease."""
@@ -42,7 +48,8 @@ async def open_checkpointer(
             yield saver
         return
     data_dir.mkdir(parents=True, exist_ok=True)
-    async with AsyncSqliteSaver.from_conn_string(str(data_dir / CHECKPOINT_FILE)) as saver:
+    async with aiosqlite.connect(str(data_dir / CHECKPOINT_FILE)) as connection:
+        saver = AsyncSqliteSaver(connection, serde=STRICT_SERDE)
         await saver.setup()
         yield saver
 
@@ -56,7 +63,9 @@ async def _postgres(url: str, fence_check: FenceCheck | None) -> AsyncIterator[B
     )
     async with pool:
         saver = (
-            FencedPostgresSaver(pool, fence_check) if fence_check is not None else AsyncPostgresSaver(pool)
+            FencedPostgresSaver(pool, fence_check)
+            if fence_check is not None
+            else AsyncPostgresSaver(pool, serde=STRICT_SERDE)
         )
         async with pool.connection() as connection:
             # Workers starting together set the tables up one after another. A session lock, not a
@@ -73,7 +82,7 @@ class FencedPostgresSaver(AsyncPostgresSaver):
     """PostgreSQL checkpoints whose writes are refused once the run's lease is lost."""
 
     def __init__(self, pool: AsyncConnectionPool[AsyncConnection[DictRow]], fence_check: FenceCheck) -> None:
-        super().__init__(pool)
+        super().__init__(pool, serde=STRICT_SERDE)
         self._pool = pool
         self._fence_check = fence_check
 
