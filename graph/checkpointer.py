@@ -8,6 +8,7 @@ locks the conversation's lease row and raises when another worker has taken the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +28,7 @@ CHECKPOINT_FILE = "checkpoints.sqlite"
 FENCE_TOKEN = "fence_token"
 """The configurable key of a run's fencing token."""
 POOL_SIZE = 10
+LOCK_POLL_SECONDS = 0.1
 SETUP_LOCK = 7_310_002
 """PostgreSQL advisory lock key of the checkpoint tables' setup."""
 
@@ -70,12 +72,22 @@ async def _postgres(url: str, fence_check: FenceCheck | None) -> AsyncIterator[B
         async with pool.connection() as connection:
             # Workers starting together set the tables up one after another. A session lock, not a
             # transaction's: the setup creates indexes concurrently, which no transaction may do.
-            await connection.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+            await _advisory_lock(connection, SETUP_LOCK)
             try:
                 await AsyncPostgresSaver(connection).setup()
             finally:
                 await connection.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
         yield saver
+
+
+async def _advisory_lock(connection: AsyncConnection[DictRow], key: int) -> None:
+    """Take a session advisory lock by polling, never waiting inside a transaction: the holder's
+    concurrent index builds wait for every open transaction, so a blocked waiter would deadlock."""
+    while True:
+        row = await (await connection.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,))).fetchone()
+        if row is not None and row["ok"]:
+            return
+        await asyncio.sleep(LOCK_POLL_SECONDS)
 
 
 class FencedPostgresSaver(AsyncPostgresSaver):

@@ -81,12 +81,18 @@ def make_context(toolkit: Toolkit) -> Callable[..., Context]:
     return make
 
 
+TEST_RATE_LIMIT = "100000/second"
+"""Tests post faster than any person; the rate-limit tests set their own limit."""
+
+
 @pytest.fixture(scope="session")
 def make_settings(head_dir: Path, index_dir: Path) -> Callable[[Path], Settings]:
     """Settings on a private data dir with the session's models (the postgres suite adds a database)."""
 
     def make(data_dir: Path) -> Settings:
-        return Settings(data_dir=data_dir, triage_model=head_dir, index_dir_override=index_dir)
+        return Settings(
+            data_dir=data_dir, triage_model=head_dir, index_dir_override=index_dir, rate_limit=TEST_RATE_LIMIT
+        )
 
     return make
 

@@ -70,7 +70,8 @@ class CanaryIn(BaseModel):
     """Serve a version to a share of customers."""
 
     model_config = ConfigDict(extra="forbid")
-    percent: float = Field(ge=0, lt=100, description="Share of customers, 0 stops the canary.")
+    # Strict: `true` is not a share (lax validation would read it as 1).
+    percent: float = Field(strict=True, ge=0, lt=100, description="Share of customers, 0 stops the canary.")
 
 
 class PromoteIn(BaseModel):
@@ -78,7 +79,7 @@ class PromoteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="An approved version; default the canary."
+        default=None, strict=True, ge=1, le=MAX_VERSION, description="An approved version, or the canary."
     )
 
 

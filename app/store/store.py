@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ from app.store.keys import KeyStore
 from app.store.leases import LeaseStore
 from app.store.policies import PolicyStore
 from app.store.reviews import ReviewStore
+
+LOCK_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,17 @@ class AppStore:
             return
         key = zlib.crc32(name.encode())
         async with self.engine.connect() as connection:
-            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            # Polled, committing between tries, so no transaction stays open while waiting.
+            try_lock = text("SELECT pg_try_advisory_lock(:key)")
+            while not (await connection.execute(try_lock, {"key": key})).scalar():
+                await connection.commit()
+                await asyncio.sleep(LOCK_POLL_SECONDS)
+            await connection.commit()
             try:
                 yield
             finally:
                 await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                await connection.commit()
 
     async def ping(self) -> None:
         """Raise when the database cannot be reached."""

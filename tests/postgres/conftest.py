@@ -68,14 +68,11 @@ def new_database() -> Iterator[Callable[[], str]]:
 
 @pytest.fixture(scope="session")
 def make_settings(
-    head_dir: Path, index_dir: Path, new_database: Callable[[], str]
+    make_settings: Callable[[Path], Settings], new_database: Callable[[], str]
 ) -> Callable[[Path], Settings]:
-    """Settings as the unit suite's, on a fresh PostgreSQL database each."""
+    """The unit suite's settings, each on a fresh PostgreSQL database."""
 
     def make(data_dir: Path) -> Settings:
-        database = new_database()
-        return Settings(
-            data_dir=data_dir, triage_model=head_dir, index_dir_override=index_dir, database_url=database
-        )
+        return make_settings(data_dir).model_copy(update={"database_url": new_database()})
 
     return make
