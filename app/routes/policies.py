@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.auth import Admin
 from app.deps import ServiceDep
@@ -79,8 +79,16 @@ class PromoteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: int | None = Field(
-        default=None, strict=True, ge=1, le=MAX_VERSION, description="An approved version, or the canary."
+        default=None, ge=1, le=MAX_VERSION, description="An approved version, or the canary."
     )
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # Lax validation reads `true` as 1; strict would refuse 3.0, which JSON Schema calls an integer.
+        if isinstance(value, bool):
+            raise ValueError("a version is a number, not a boolean")
+        return value
 
 
 def version_out(version: PolicyVersion) -> PolicyVersionOut:
