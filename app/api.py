@@ -16,7 +16,8 @@ from app.auth import Authenticate
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit, KeyRateLimiter
 from app.log_redaction import install_log_redaction
-from app.routes import audit, conversations, customers, health, keys, policies, reviews
+from app.routes import audit, conversations, customers, dashboard, health, keys, policies, reviews
+from app.routes.pages import install_pages
 from app.service import RouterService, open_service
 from app.settings import Settings
 
@@ -69,8 +70,10 @@ def create_app(
         customers.router,
         policies.router,
         keys.router,
+        dashboard.router,
         health.router,
     )
     for router in routers:
         app.include_router(router)
+    install_pages(app)
     return app
