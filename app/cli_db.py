@@ -41,7 +41,6 @@ def db_create() -> None:
 @user_errors
 def db_migrate() -> None:
     """Apply the store's migrations and set up the checkpoint tables (workers also do it on start)."""
-    from app.store.database import is_postgres, libpq_url
     from app.store.store import open_store
     from graph.checkpointer import open_checkpointer
 
@@ -50,8 +49,7 @@ def db_migrate() -> None:
     async def go() -> None:
         async with open_store(settings.store_url):
             pass
-        postgres = libpq_url(settings.store_url) if is_postgres(settings.store_url) else None
-        async with open_checkpointer(settings.data_dir, postgres):
+        async with open_checkpointer(settings.data_dir, settings.checkpoint_postgres_url):
             pass
 
     run(go())

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from agents.toolkit import Toolkit
 from app.cli_common import TRIAGE_MODEL, err, out, progress_bar, run, settings_with, user_errors
 from app.refusals import InputError
 from app.settings import Settings
@@ -139,7 +140,7 @@ def _run_facts(
     datasets: list[Path],
     mode: Mode,
     policy_version: str,
-    toolkit: Any,
+    toolkit: Toolkit,
     started_at: datetime,
     started: float,
 ) -> dict[str, Any]:

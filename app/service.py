@@ -26,7 +26,6 @@ from app.refusals import ConflictError, InputError, NotFoundError
 from app.settings import Settings
 from app.store.audit import AuditEntry
 from app.store.conversations import StoredResponse
-from app.store.database import is_postgres, libpq_url
 from app.store.keys import Principal
 from app.store.leases import Fence, check_fence_row
 from app.store.models import Conversation, Message, Review, utcnow
@@ -485,13 +484,10 @@ async def open_service(
         where = settings.chroma_url or settings.index_dir
         raise IndexMissingError(f"the knowledge index in {where} is empty; run `support-router kb ingest`")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    shared = is_postgres(settings.store_url)  # workers may share it: leases and fenced checkpoints
+    postgres = settings.checkpoint_postgres_url
+    shared = postgres is not None  # workers may share the database: leases and fenced checkpoints
     async with (
-        open_checkpointer(
-            settings.data_dir,
-            libpq_url(settings.store_url) if shared else None,
-            check_fence_row if shared else None,
-        ) as checkpointer,
+        open_checkpointer(settings.data_dir, postgres, check_fence_row if shared else None) as checkpointer,
         open_store(settings.store_url) as store,
     ):
         service = RouterService(

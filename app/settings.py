@@ -20,7 +20,7 @@ from agents.llm.config import (
 from agents.llm.runtime import LLMRuntime
 from agents.toolkit import Toolkit
 from agents.tools.business import BusinessData
-from app.store.database import default_url
+from app.store.database import default_url, is_postgres, libpq_url
 from graph.context import Context
 from graph.customers import CustomerDirectory
 from graph.policy.deployment import PolicySet, default_policy_set
@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     def store_url(self) -> str:
         """Where the app store lives."""
         return self.database_url or default_url(self.data_dir)
+
+    @property
+    def checkpoint_postgres_url(self) -> str | None:
+        """The PostgreSQL URL the checkpointer connects to (psycopg's form), when the store is there."""
+        return libpq_url(self.store_url) if is_postgres(self.store_url) else None
 
     def llm_config(self) -> LLMConfig | None:
         """LLM mode's configuration, or None (offline mode) when no model is set."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -26,6 +26,8 @@ class RunResult:
 
     state: State
     interrupts: list[Interrupt]
+    node_ms: dict[str, float] = field(default_factory=dict)
+    """Wall time of each node that ran, in milliseconds (a node that ran twice adds up)."""
 
     @classmethod
     def from_snapshot(cls, snapshot: StateSnapshot) -> RunResult:
@@ -65,9 +67,11 @@ class TurnRunner:
         fence: Fence | None = None,
     ) -> RunResult:
         """Run to the end of the turn or to the next interrupt; return where it stopped."""
+        node_ms: dict[str, float] = {}
         with traced(trace_metadata or {"conversation_id": conversation_id}, self.redactor):
-            final = await self._stream(conversation_id, graph_input, context, fence)
-        return self._result(final)
+            final = await self._stream(conversation_id, graph_input, context, fence, node_ms)
+        interrupts = list(final.pop(INTERRUPT, ()))
+        return RunResult(State(**final), interrupts, node_ms)
 
     async def _stream(
         self,
@@ -75,6 +79,7 @@ class TurnRunner:
         graph_input: InputState | Command[Any],
         context: Context,
         fence: Fence | None,
+        node_ms: dict[str, float],
     ) -> dict[str, Any]:
         started: dict[str, float] = {}
         final: dict[str, Any] = {}
@@ -99,13 +104,9 @@ class TurnRunner:
             else:  # a task finished
                 elapsed = time.perf_counter() - started.pop(chunk["id"], time.perf_counter())
                 self.metrics.node_seconds.labels(chunk["name"]).observe(elapsed)
+                node_ms[chunk["name"]] = round(node_ms.get(chunk["name"], 0.0) + elapsed * 1000, 3)
                 self.hub.publish(
                     conversation_id,
                     LiveEvent("node_finished", {"node": chunk["name"], "ms": round(elapsed * 1000, 2)}),
                 )
         return final
-
-    @staticmethod
-    def _result(final: dict[str, Any]) -> RunResult:
-        interrupts = list(final.pop(INTERRUPT, ()))
-        return RunResult(State(**final), interrupts)

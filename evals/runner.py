@@ -17,9 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
@@ -27,12 +26,15 @@ from agents.llm.runtime import LLMRuntime
 from agents.toolkit import Toolkit
 from agents.tools.business import BusinessData
 from agents.triage.dataset import LabelledTicket, read_tickets
+from app.events import EventHub
+from app.metrics import RouterMetrics
 from app.refusals import InputError
 from app.settings import Settings
 from app.store.store import open_store
+from app.turns import TurnRunner
 from evals.groundedness import measure
 from evals.prediction import Prediction
-from graph.builder import RouterGraph, compile_graph
+from graph.builder import compile_graph
 from graph.context import Context
 from graph.customers import CustomerDirectory
 from graph.policy.deployment import PolicySet
@@ -127,68 +129,37 @@ async def evaluate(
     on_done: Callable[[], None] = lambda: None,
 ) -> list[Prediction]:
     """Every case, `concurrency` at a time; predictions in the order of the cases."""
-    graph = compile_graph(InMemorySaver())
+    # The service's own turn runner, on its own hub and metrics, so node times are taken as it takes them.
+    runner = TurnRunner(compile_graph(InMemorySaver()), EventHub(), RouterMetrics())
     slots = asyncio.Semaphore(concurrency)
 
     async def one(case: EvalCase) -> Prediction:
         async with slots:
-            prediction = await run_case(graph, case, setup)
+            prediction = await run_case(runner, case, setup)
         on_done()
         return prediction
 
     return list(await asyncio.gather(*(one(case) for case in cases)))
 
 
-@dataclass(frozen=True)
-class TimedTurn:
-    """How long a turn took, in all and per node, and whether it stopped for a reviewer."""
-
-    latency_ms: float
-    node_ms: dict[str, float]
-    interrupted: bool
-
-
-async def run_case(graph: RouterGraph, case: EvalCase, setup: EvalSetup) -> Prediction:
+async def run_case(runner: TurnRunner, case: EvalCase, setup: EvalSetup) -> Prediction:
     """The case's conversation up to its labelled message, and what the router did with that."""
-    config: RunnableConfig = {"configurable": {"thread_id": f"eval:{case.id}"}}
+    conversation = f"eval:{case.id}"
     context = setup.context(case.ticket)
     try:
         for earlier in case.ticket.conversation:
-            if (await timed_turn(graph, InputState(text=earlier), config, context)).interrupted:
-                await timed_turn(graph, Command(resume=STAND_IN_REVIEWER), config, context)
-        turn = await timed_turn(graph, InputState(text=case.ticket.text), config, context)
-        state = State(**(await graph.aget_state(config)).values)
+            if (await runner.run(conversation, InputState(text=earlier), context)).interrupts:
+                await runner.run(conversation, Command(resume=STAND_IN_REVIEWER), context)
+        started = time.perf_counter()
+        result = await runner.run(conversation, InputState(text=case.ticket.text), context)
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
     except Exception as error:  # one broken ticket is a result of the run, not the end of it
         log.exception("ticket %s failed", case.id)
         return failed_prediction(case, error)
-    return prediction_of(case, state, turn)
+    return prediction_of(case, result.state, latency_ms, result.node_ms)
 
 
-async def timed_turn(
-    graph: RouterGraph, graph_input: InputState | Command[Any], config: RunnableConfig, context: Context
-) -> TimedTurn:
-    """One turn, streamed as the service streams it (one checkpoint at the end), with node times."""
-    started_at = time.perf_counter()
-    started: dict[str, float] = {}
-    node_ms: dict[str, float] = {}
-    interrupted = False
-    stream = graph.astream(
-        graph_input, config, context=context, stream_mode=["tasks", "values"], durability="exit"
-    )
-    async for mode, payload in stream:
-        chunk = cast(dict[str, Any], payload)
-        if mode == "values":
-            interrupted = interrupted or "__interrupt__" in chunk
-        elif "input" in chunk:  # a task started
-            started[chunk["id"]] = time.perf_counter()
-        else:  # a task finished; a node that runs twice in a turn adds up
-            elapsed = (time.perf_counter() - started.pop(chunk["id"], time.perf_counter())) * 1000
-            node_ms[chunk["name"]] = round(node_ms.get(chunk["name"], 0.0) + elapsed, 3)
-            interrupted = interrupted or bool(chunk.get("interrupts"))
-    return TimedTurn(round((time.perf_counter() - started_at) * 1000, 3), node_ms, interrupted)
-
-
-def prediction_of(case: EvalCase, state: State, turn: TimedTurn) -> Prediction:
+def prediction_of(case: EvalCase, state: State, latency_ms: float, node_ms: dict[str, float]) -> Prediction:
     """The labelled turn as a prediction: the decision, its explanation, its answer and its cost."""
     classification = state.classification
     assert classification is not None  # every turn is triaged before it can stop
@@ -219,8 +190,8 @@ def prediction_of(case: EvalCase, state: State, turn: TimedTurn) -> Prediction:
         llm_tokens=usage["input_tokens"] + usage["output_tokens"] if usage else 0,
         llm_cost_usd=usage["cost"] if usage else 0.0,
         llm_fallbacks=list(usage["fallbacks"]) if usage else [],
-        latency_ms=turn.latency_ms,
-        node_ms=turn.node_ms,
+        latency_ms=latency_ms,
+        node_ms=node_ms,
         turns=len(ticket.conversation) + 1,
     )
 

@@ -264,10 +264,8 @@ async def _run_tool(
         answer.tool_uses.append(ToolUse(name=name, arguments=arguments, ok=False))
         return refusal
     result = str(await tool.ainvoke(arguments))
-    # handle_validation_error turns bad arguments into this text for the model to correct.
-    ok = "validation error" not in result[:80]
-    answer.tool_uses.append(ToolUse(name=name, arguments=arguments, ok=ok))
-    if ok and name in SENSITIVE_TOOLS and customer_id is not None and answer.proposed_action is None:
+    answer.tool_uses.append(ToolUse(name=name, arguments=arguments, ok=True))
+    if name in SENSITIVE_TOOLS and customer_id is not None and answer.proposed_action is None:
         answer.proposed_action = ProposedAction(name=name, customer_id=customer_id, arguments=arguments)  # type: ignore[typeddict-item]
     return result
 

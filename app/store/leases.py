@@ -96,10 +96,7 @@ async def check_fence(session: AsyncSession, fence: Fence) -> None:
             .with_for_update()
         )
     ).one_or_none()
-    if current is None or current.token != fence.token or current.expires_at < utcnow():
-        raise LeaseLostError(
-            f"conversation {fence.conversation_id} was taken over by another worker; retry the request"
-        )
+    _ensure_held(fence, current.token if current else None, current.expires_at if current else None)
 
 
 async def check_fence_row(connection: AsyncConnection[DictRow], conversation_id: str, token: int) -> None:
@@ -109,7 +106,14 @@ async def check_fence_row(connection: AsyncConnection[DictRow], conversation_id:
         (conversation_id,),
     )
     row = await cursor.fetchone()
-    if row is None or row["token"] != token or row["expires_at"] < utcnow():
+    _ensure_held(
+        Fence(conversation_id, token), row["token"] if row else None, row["expires_at"] if row else None
+    )
+
+
+def _ensure_held(fence: Fence, token: int | None, expires_at: datetime | None) -> None:
+    """Raise LeaseLostError unless the lease row read (token, expiry) is still `fence`'s."""
+    if token != fence.token or expires_at is None or expires_at < utcnow():
         raise LeaseLostError(
-            f"conversation {conversation_id} was taken over by another worker; retry the request"
+            f"conversation {fence.conversation_id} was taken over by another worker; retry the request"
         )

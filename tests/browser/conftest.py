@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import httpx
 import pytest
 from browser_helpers import Browser, Server
 from playwright.sync_api import ConsoleMessage, Playwright, expect, sync_playwright
+from server_process import log_tail, stop_process_group
 
 from app.settings import Settings
 from app.store.store import open_store
@@ -66,33 +66,18 @@ async def _make_keys(settings: Settings) -> dict[str, str]:
         return {name: (await store.keys.create(role, name)).secret for name, role in KEY_ROLES.items()}
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group, SIGKILL if it lingers."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            message = f"the server exited with {process.returncode}; its log {log}:\n{_tail(log)}"
+            message = f"the server exited with {process.returncode}; its log {log}:\n{log_tail(log)}"
             pytest.fail(message, pytrace=False)
         with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
                 return
         time.sleep(0.2)
-    message = f"the server was not ready in {START_TIMEOUT:.0f}s; its log {log}:\n{_tail(log)}"
+    message = f"the server was not ready in {START_TIMEOUT:.0f}s; its log {log}:\n{log_tail(log)}"
     pytest.fail(message, pytrace=False)
-
-
-def _tail(log: Path, lines: int = 30) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _start_canary(server: Server) -> None:
@@ -136,7 +121,7 @@ def server(head_dir: Path, index_dir: Path, tmp_path_factory: pytest.TempPathFac
         time.sleep(0.5)  # past the policy refresh interval: the canary serves from now on
         yield running
     finally:
-        _stop(process)
+        stop_process_group(process, STOP_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from server_process import log_tail, stop_process_group
 
 from app.local_llm import DEFAULT_MODEL_FILE, server_command, wait_until_ready
+from evals.load import free_port
 
 HOST = "127.0.0.1"
 # Loading a 0.5B model takes a few seconds; the margin is for a busy 2-core CI machine.
 START_TIMEOUT = 180.0
-STOP_TIMEOUT = 10.0
 # Seconds per measured step, printed at the end of the run so CI logs show them.
 TIMINGS = pytest.StashKey[dict[str, float]]()
 
@@ -55,27 +53,6 @@ def llm_model_file() -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server's whole process group: SIGTERM, then SIGKILL if it lingers."""
-    with contextlib.suppress(ProcessLookupError):  # it may have exited on its own meanwhile
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _log_tail(log: Path, lines: int = 30) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
 def _start_error(base_url: str, process: subprocess.Popen[bytes]) -> str | None:
     try:
         wait_until_ready(base_url, START_TIMEOUT, process)
@@ -91,7 +68,7 @@ def llm_server(
     record_timing: Callable[[str, float], None],
 ) -> Iterator[str]:
     """The base URL (`http://127.0.0.1:PORT/v1`) of a llama.cpp server running for the whole session."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://{HOST}:{port}/v1"
     log = tmp_path_factory.mktemp("llm-server") / "server.log"
     started = time.monotonic()
@@ -106,8 +83,8 @@ def llm_server(
     try:
         error = _start_error(base_url, process)
         if error is not None:
-            pytest.fail(f"{error}; server log {log}:\n{_log_tail(log)}", pytrace=False)
+            pytest.fail(f"{error}; server log {log}:\n{log_tail(log)}", pytrace=False)
         record_timing("server start-up", time.monotonic() - started)
         yield base_url
     finally:
-        _stop(process)
+        stop_process_group(process)

@@ -23,6 +23,7 @@ from app.store.audit import (
     append,
     digest,
     link_hash,
+    record_hash,
 )
 from app.store.database import Sessions, default_url
 from app.store.models import AuditRecord
@@ -85,16 +86,7 @@ async def test_appends_form_a_contiguous_chain_ending_at_the_head(audit: Audit) 
         assert after.prev_hash == before.hash
     assert len({r.hash for r in stored}) == 5
     for record in stored:
-        assert record.hash == link_hash(
-            record.seq,
-            record.at,
-            record.kind,
-            record.conversation_id,
-            record.actor,
-            record.inputs_digest,
-            record.details,
-            record.prev_hash,
-        )
+        assert record.hash == record_hash(record)
         assert record.inputs_digest == digest(record.inputs)
         assert record.at.tzinfo is not None
 
