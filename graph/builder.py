@@ -20,9 +20,13 @@ from graph.state import InputState, State
 RouterGraph = CompiledStateGraph[State, Context, InputState, State]
 
 
-def build_graph() -> StateGraph[State, Context, InputState, State]:
-    """The uncompiled graph; routing edges come from the nodes' `Command` return types."""
-    builder = StateGraph(State, context_schema=Context, input_schema=InputState)
+def build_graph(context_schema: type[Context] = Context) -> StateGraph[State, Context, InputState, State]:
+    """The uncompiled graph; routing edges come from the nodes' `Command` return types.
+
+    `context_schema` may be a subclass of Context whose defaults fill in what a caller cannot send as
+    JSON (LangGraph Studio: app/studio.py).
+    """
+    builder = StateGraph(State, context_schema=context_schema, input_schema=InputState)
     builder.add_node("intake", intake)
     builder.add_node("enrich", enrich)
     builder.add_node("triage", triage)
@@ -39,6 +43,8 @@ def build_graph() -> StateGraph[State, Context, InputState, State]:
     return builder
 
 
-def compile_graph(checkpointer: BaseCheckpointSaver[str] | None) -> RouterGraph:
+def compile_graph(
+    checkpointer: BaseCheckpointSaver[str] | None, context_schema: type[Context] = Context
+) -> RouterGraph:
     """The runnable router, checkpointed per conversation (`thread_id`)."""
-    return build_graph().compile(checkpointer=checkpointer, name="support-router")
+    return build_graph(context_schema).compile(checkpointer=checkpointer, name="support-router")
