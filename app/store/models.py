@@ -13,10 +13,12 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -78,6 +80,15 @@ class Message(Base):
     """One message of the transcript, written before it is processed so nothing accepted is lost."""
 
     __tablename__ = "messages"
+    # Recovery looks for accepted messages still waiting for their turn: a few among very many.
+    __table_args__ = (
+        Index(
+            "ix_messages_received",
+            "state",
+            sqlite_where=text("state = 'received'"),
+            postgresql_where=text("state = 'received'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -106,10 +117,11 @@ class Review(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     waiting_messages: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    """pending → resolving → resolved (back to pending when a resume fails)."""
+    """pending → resolving → resolved; back to pending when a resume fails before it got past the pause."""
     claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """Kept when resolving starts, so a resume a crash cut short is finished with the same decision."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     priority: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -148,6 +160,21 @@ class IdempotencyRecord(Base):
     response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    worker: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The worker running the request; None once it gave the request up, so a retry may take it over."""
+    claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A token of the request that owns the key now; a retry that takes the key over replaces it."""
+    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    """The customer message the request was accepted as, written with it: a retry finishes that one."""
+
+
+class WorkerHeartbeat(Base):
+    """A running worker, alive until `expires_at` unless renewed; a dead one's requests are taken over."""
+
+    __tablename__ = "worker_heartbeats"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Customer(Base):
@@ -214,7 +241,7 @@ class AuditRecord(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     kind: Mapped[str] = mapped_column(String(32))
-    """routing_decision, human_action or policy_change."""
+    """routing_decision, human_action, policy_change or data_lifecycle (a retention run, an erasure)."""
     conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     actor: Mapped[str] = mapped_column(String(200))
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
