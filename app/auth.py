@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import error_response
+from app.errors import error_response, unavailable_response
+from app.outages import outage_of
 from app.store.keys import Principal, Role
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
@@ -40,7 +41,14 @@ class Authenticate:
         request = Request(scope)
         service = request.app.state.service
         key = presented_key(request)
-        principal = await service.store.keys.verify(key) if key else None
+        try:
+            principal = await service.store.keys.verify(key) if key else None
+        except Exception as error:  # outside the app's handlers: an outage is answered here
+            outage = outage_of(error)
+            if outage is None:
+                raise
+            await unavailable_response(outage)(scope, receive, send)
+            return
         if principal is None:
             service.metrics.rejected.labels("unauthenticated").inc()
             response = error_response(401, "a valid API key is required", headers=UNAUTHORIZED_HEADERS)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
+import psycopg
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.outages import RETRY_AFTER_SECONDS, MessageDeferred, Outage, outage_of
 from app.refusals import ConflictError, InputError, NotFoundError
+from knowledge.store import KnowledgeUnavailable
 
 log = logging.getLogger("support_router")
 
@@ -50,6 +56,28 @@ def error_response(
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status_code, headers=headers)
 
 
+# The errors a dependency's outage surfaces as; each is looked at by `outage_of` (a bug is still a 500).
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    psycopg.Error,
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    KnowledgeUnavailable,
+)
+
+
+def unavailable_response(outage: Outage, message: str | None = None, **detail: Any) -> JSONResponse:
+    """503 with Retry-After, naming the dependency that is down."""
+    return error_response(
+        503,
+        message or f"{outage.describe()}; retry in {RETRY_AFTER_SECONDS} s",
+        details=[{"dependency": outage.dependency, "reason": outage.reason, **detail}],
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def _validation_details(errors: Any) -> list[dict[str, Any]]:
     return [
         {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))}
@@ -73,7 +101,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, error: Exception) -> JSONResponse:
         return error_response(_STATUS_OF[type(error)], str(error))
 
+    async def deferred(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, MessageDeferred)
+        log.warning("message %d kept for later: %s", error.message_id, error.outage.describe())
+        message = (
+            f"{error.outage.describe()}; the message was received and will be answered when it is back "
+            "(retry with the same Idempotency-Key to get the answer)"
+        )
+        return unavailable_response(error.outage, message, accepted=True, message_id=error.message_id)
+
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        outage = outage_of(error)
+        if outage is not None:
+            log.warning("%s %s: %s", request.method, request.url.path, outage.describe())
+            return unavailable_response(outage)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error; it has been logged")
 
@@ -82,10 +123,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, invalid_request)
     for error_type in _STATUS_OF:
         app.add_exception_handler(error_type, domain_error)
+    app.add_exception_handler(MessageDeferred, deferred)
+    # Registered by type, so they are answered inside the app (no traceback logged for an outage).
+    for error_type in DRIVER_ERRORS:
+        app.add_exception_handler(error_type, unexpected)
     app.add_exception_handler(Exception, unexpected)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": HTTPStatus(code).phrase}
-    for code in (401, 403, 404, 409, 413, 422, 429)
+    for code in (401, 403, 404, 409, 413, 422, 429, 503)
 }

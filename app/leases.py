@@ -73,13 +73,19 @@ class ConversationLeases:
         return self.local.waiting(conversation_id)
 
     @asynccontextmanager
-    async def hold(self, conversation_id: str) -> AsyncIterator[Fence | None]:
-        """Run the block as the conversation's only writer; yields the fence its writes must carry."""
+    async def hold(
+        self, conversation_id: str, wait_seconds: float | None = None
+    ) -> AsyncIterator[Fence | None]:
+        """Run the block as the conversation's only writer; yields the fence its writes must carry.
+
+        Another worker's lease is waited for up to `wait_seconds` (default `self.wait_seconds`; 0 tries
+        once), then ConversationBusyError.
+        """
         async with self.local.hold(conversation_id):
             if self.store is None:
                 yield None
                 return
-            fence = await self._acquire(self.store, conversation_id)
+            fence = await self._acquire(self.store, conversation_id, wait_seconds)
             renewal = asyncio.create_task(self._renew(self.store, fence))
             try:
                 yield fence
@@ -87,12 +93,20 @@ class ConversationLeases:
                 renewal.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await renewal
-                await self.store.release(fence)
+                await self._release(self.store, fence)
 
-    async def _acquire(self, store: LeaseStore, conversation_id: str) -> Fence:
-        """Poll until the lease is free, with jittered back-off, or give up after `wait_seconds`."""
+    async def _release(self, store: LeaseStore, fence: Fence) -> None:
+        """Expire the lease now; when the database cannot be reached it lapses on its own (and this
+        worker may take it again at once, see LeaseStore.acquire), so the turn's result stands."""
+        try:
+            await store.release(fence)
+        except (SQLAlchemyError, OSError) as error:
+            log.warning("could not release the lease on %s: %s", fence.conversation_id, error)
+
+    async def _acquire(self, store: LeaseStore, conversation_id: str, wait_seconds: float | None) -> Fence:
+        """Poll until the lease is free, with jittered back-off, or give up after the wait."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.wait_seconds
+        deadline = loop.time() + (self.wait_seconds if wait_seconds is None else wait_seconds)
         pause = 0.02
         while True:
             fence = await store.acquire(conversation_id, self.holder, self.ttl)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,9 +15,17 @@ from app.store.models import PolicyDeployment, PolicyVersion
 from app.store.policies import PolicyStore
 from graph.policy.deployment import PolicySet
 from graph.policy.evaluate import Policy
-from graph.policy.schema import DEFAULT_POLICY_FILE, PolicyDocument, PolicyError, parse_policy, policy_digest
+from graph.policy.schema import (
+    DEFAULT_POLICY_FILE,
+    PolicyDocument,
+    PolicyError,
+    document_digest,
+    parse_policy,
+    policy_digest,
+)
 
 SYSTEM_ACTOR = "system (first run)"
+log = logging.getLogger("support_router")
 
 
 def actor_of(principal: Principal) -> str:
@@ -25,8 +34,15 @@ def actor_of(principal: Principal) -> str:
 
 
 def compile_version(version: PolicyVersion) -> Policy:
-    """A stored version as the graph evaluates it (stored versions were validated when proposed)."""
-    return Policy(version=str(version.version), document=parse_policy(version.document))
+    """A stored version as the graph evaluates it.
+
+    Versions were validated when proposed and are never edited, so a PolicyError here means the stored
+    text was changed behind the control plane's back: it no longer parses, or no longer has its digest.
+    """
+    document = parse_policy(version.document)
+    if document_digest(document) != version.digest:
+        raise PolicyError([f"policy version {version.version} no longer matches its digest: it was edited"])
+    return Policy(version=str(version.version), document=document)
 
 
 def _change(action: str, principal_actor: str, details: Mapping[str, object]) -> AuditEntry:
@@ -44,11 +60,15 @@ class PolicyRegistry:
     """The active and canary policies, cached in memory and refreshed when a deployment lands.
 
     Every process checks the newest deployment at most every `refresh_seconds`, so a change made by
-    another worker or the command line takes effect without a restart.
+    another worker or the command line takes effect without a restart. A deployment naming a version
+    that fails validation (corrupted in the store) is not taken: the policies in force keep serving
+    (on a fresh start, those of the newest deployment that validates) and `problem` says why.
     """
 
     store: PolicyStore
     refresh_seconds: float = 5.0
+    problem: str | None = None
+    """Why the newest deployment is not the one serving, or None when it is."""
     _current: PolicySet | None = None
     _deployment_id: int | None = None
     _checked_at: float = 0.0
@@ -71,10 +91,30 @@ class PolicyRegistry:
                 raise NotFoundError("no routing policy is deployed; run `support-router policy install`")
             if deployment.id == self._deployment_id and self._current is not None:
                 return
-            active = await self._policy(deployment.active_version)
-            canary = await self._policy(deployment.canary_version) if deployment.canary_version else None
-            self._current = PolicySet(active, canary, deployment.canary_percent if canary else 0.0)
+            try:
+                self._current = await self._policy_set(deployment)
+            except PolicyError as error:
+                self.problem = f"deployment {deployment.id} is not served: {error}"
+                log.error("%s", self.problem)
+                if self._current is None:
+                    self._current = await self._newest_valid()
+                return  # checked again at the next refresh, in case the store is mended
             self._deployment_id = deployment.id
+            self.problem = None
+
+    async def _policy_set(self, deployment: PolicyDeployment) -> PolicySet:
+        active = await self._policy(deployment.active_version)
+        canary = await self._policy(deployment.canary_version) if deployment.canary_version else None
+        return PolicySet(active, canary, deployment.canary_percent if canary else 0.0)
+
+    async def _newest_valid(self) -> PolicySet:
+        """The policies of the newest deployment whose versions all validate."""
+        for deployment in await self.store.deployments():
+            try:
+                return await self._policy_set(deployment)
+            except PolicyError:
+                continue
+        raise NotFoundError("no deployed routing policy validates; propose and promote a valid one")
 
     async def _policy(self, version: int) -> Policy:
         if version not in self._compiled:
@@ -219,4 +259,8 @@ class PolicyControl:
         stored = await self._version(version)
         if stored.status != "approved":
             raise ConflictError(f"policy version {version} is a draft; another admin must approve it first")
+        try:
+            compile_version(stored)
+        except PolicyError as error:
+            raise ConflictError(f"policy version {version} cannot be deployed: {error}") from error
         return stored

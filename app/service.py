@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -19,8 +21,9 @@ from agents.toolkit import Toolkit
 from app.audit_trail import decision_entry, human_entry, routing_entry
 from app.customer_directory import open_customer_directory
 from app.events import EventHub, LiveEvent
-from app.leases import ConversationLeases
+from app.leases import ConversationBusyError, ConversationLeases
 from app.metrics import RouterMetrics
+from app.outages import MessageDeferred, outage_of
 from app.policies import PolicyControl, PolicyRegistry
 from app.refusals import ConflictError, InputError, NotFoundError
 from app.settings import Settings
@@ -133,6 +136,9 @@ class RouterService:
             raise InputError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
         async with self.locks.hold(conversation_id) as fence:
             conversation = await self.conversation(principal, conversation_id)
+            # Messages an outage left unanswered go first, so turns keep their order and numbers.
+            if await self._finish_unprocessed(conversation.id, fence):
+                conversation = await self.conversation(principal, conversation_id)
             if conversation.status == "waiting_for_human":
                 review = await self.store.reviews.open_for(conversation_id)
                 if review is not None:
@@ -147,7 +153,13 @@ class RouterService:
             )
             customer_said = ("message", {"role": "customer", "text": text})
             await self._record(conversation_id, [message], [customer_said], fence=fence)
-            return await self._run_turn(conversation, message, fence, idempotency_record)
+            try:
+                return await self._run_turn(conversation, message, fence, idempotency_record)
+            except Exception as error:  # an outage defers the accepted message; anything else is a bug
+                outage = outage_of(error)
+                if outage is None:
+                    raise
+                raise MessageDeferred(outage, conversation_id, message.id) from error
 
     async def _run_turn(
         self,
@@ -272,24 +284,64 @@ class RouterService:
     # Recovery --------------------------------------------------------------------------------
 
     async def recover(self) -> int:
-        """Finish turns a crash cut short: every accepted message is answered or handed off."""
+        """Finish turns a crash or an outage cut short: every accepted message is answered or handed off.
+
+        A conversation a request of this process is running, or another worker holds, is left to them
+        (its own next request, or a later pass, finishes what is left).
+        """
         recovered = 0
         for message in await self.store.conversations.unprocessed():
-            conversation = await self.store.conversations.get(message.conversation_id)
-            if conversation is None:
+            if self.locks.waiting(message.conversation_id):
                 continue
-            async with self.locks.hold(conversation.id) as fence:
-                if not await self.store.conversations.still_unprocessed(message.id):
-                    continue  # another worker finished it meanwhile
-                snapshot = await self.graph.aget_state(thread_config(conversation.id))
-                ran = snapshot.values and State(**snapshot.values).turn >= message.turn
-                if ran:
-                    finished = RunResult.from_snapshot(snapshot)
-                    await self._settle(conversation, finished, message.id, None, fence)
-                else:
-                    await self._run_turn(conversation, message, fence)
-            recovered += 1
+            try:
+                async with self.locks.hold(message.conversation_id, wait_seconds=0) as fence:
+                    recovered += await self._finish_unprocessed(message.conversation_id, fence)
+            except ConversationBusyError:
+                continue
         return recovered
+
+    async def keep_recovering(self, interval_seconds: float) -> None:
+        """While serving: every `interval_seconds`, finish turns an outage cut short once it is over, so
+        a worker that stayed up through an outage needs no restart to answer what it accepted."""
+        while True:
+            await asyncio.sleep(interval_seconds)
+            try:
+                recovered = await self.recover()
+            except Exception as error:  # this loop outlives every failure; an outage is expected here
+                outage = outage_of(error)
+                if outage is None:
+                    log.exception("finishing unanswered messages failed")
+                else:
+                    log.info("unanswered messages wait: %s", outage.describe())
+                continue
+            if recovered:
+                log.warning("finished %d turn(s) that an outage had cut short", recovered)
+
+    async def _finish_unprocessed(self, conversation_id: str, fence: Fence | None) -> int:
+        """Under the conversation's lock: run or settle its accepted messages still unanswered, in order."""
+        finished = 0
+        for message in await self.store.conversations.unprocessed(conversation_id):
+            conversation = await self.store.conversations.get(conversation_id)
+            if conversation is None:
+                break
+            await self._finish(conversation, message, fence)
+            finished += 1
+        return finished
+
+    async def _finish(self, conversation: Conversation, message: Message, fence: Fence | None) -> None:
+        """Take an unanswered message's turn up where it stopped, as the checkpoint shows it."""
+        snapshot = await self.graph.aget_state(thread_config(conversation.id))
+        if not snapshot.values or State(**snapshot.values).turn < message.turn:
+            await self._run_turn(conversation, message, fence)  # it never reached a checkpoint
+            return
+        if snapshot.next and not snapshot.interrupts:
+            # Saved when the run failed (durability "exit" saves on error too): resuming with no input
+            # runs the failed step again instead of the whole turn.
+            context = await self._context(conversation, message.created_at)
+            result = await self.runner.run(conversation.id, None, context, fence=fence)
+        else:
+            result = RunResult.from_snapshot(snapshot)  # finished or paused; only the store missed it
+        await self._settle(conversation, result, message.id, None, fence)
 
     # After a run -----------------------------------------------------------------------------
 
@@ -513,4 +565,10 @@ async def open_service(
         if recovered:
             log.warning("finished %d turn(s) that a previous run left unprocessed", recovered)
         service.metrics.review_queue.set(await store.reviews.count_pending())
-        yield service
+        recovery = asyncio.create_task(service.keep_recovering(settings.recovery_interval_seconds))
+        try:
+            yield service
+        finally:
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery

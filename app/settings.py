@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    recovery_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often a worker finishes messages an outage left unanswered."
+    )
     policy_refresh_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker checks for a new policy deployment."
     )

@@ -61,12 +61,13 @@ class TurnRunner:
     async def run(
         self,
         conversation_id: str,
-        graph_input: InputState | Command[Any],
+        graph_input: InputState | Command[Any] | None,
         context: Context,
         trace_metadata: dict[str, str] | None = None,
         fence: Fence | None = None,
     ) -> RunResult:
-        """Run to the end of the turn or to the next interrupt; return where it stopped."""
+        """Run to the end of the turn or to the next interrupt; return where it stopped. No input
+        resumes a run that failed part-way from its saved checkpoint."""
         node_ms: dict[str, float] = {}
         with traced(trace_metadata or {"conversation_id": conversation_id}, self.redactor):
             final = await self._stream(conversation_id, graph_input, context, fence, node_ms)
@@ -76,7 +77,7 @@ class TurnRunner:
     async def _stream(
         self,
         conversation_id: str,
-        graph_input: InputState | Command[Any],
+        graph_input: InputState | Command[Any] | None,
         context: Context,
         fence: Fence | None,
         node_ms: dict[str, float],

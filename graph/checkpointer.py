@@ -28,6 +28,8 @@ CHECKPOINT_FILE = "checkpoints.sqlite"
 FENCE_TOKEN = "fence_token"
 """The configurable key of a run's fencing token."""
 POOL_SIZE = 10
+POOL_WAIT_SECONDS = 10.0
+"""How long a run waits for a connection (the database restarting, say) before it fails as an outage."""
 LOCK_POLL_SECONDS = 0.1
 SETUP_LOCK = 7_310_002
 """PostgreSQL advisory lock key of the checkpoint tables' setup."""
@@ -60,8 +62,16 @@ async def open_checkpointer(
 async def _postgres(url: str, fence_check: FenceCheck | None) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     # The connection settings langgraph-checkpoint-postgres requires of a pool.
     settings = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    # Every connection is checked as it is handed out, so one that a database restart broke is
+    # replaced instead of failing the turn that drew it.
     pool = AsyncConnectionPool(
-        url, connection_class=AsyncConnection[DictRow], max_size=POOL_SIZE, kwargs=settings, open=False
+        url,
+        connection_class=AsyncConnection[DictRow],
+        max_size=POOL_SIZE,
+        kwargs=settings,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+        timeout=POOL_WAIT_SECONDS,
     )
     async with pool:
         saver = (

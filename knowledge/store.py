@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import chromadb
+import httpx
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
@@ -24,6 +26,19 @@ INDEX_FORMAT = 3
 
 class IndexMissingError(RuntimeError):
     """The index has not been built yet."""
+
+
+class KnowledgeUnavailable(RuntimeError):
+    """The Chroma server could not be reached; the same call works again once it is back."""
+
+
+@contextmanager
+def _server_reachable() -> Iterator[None]:
+    """Turn a Chroma server's transport failure (refused, reset, timed out) into KnowledgeUnavailable."""
+    try:
+        yield
+    except httpx.TransportError as error:
+        raise KnowledgeUnavailable(f"the Chroma server is unreachable: {type(error).__name__}") from error
 
 
 @dataclass(frozen=True)
@@ -114,7 +129,8 @@ class KnowledgeBase:
 
     def count(self) -> int:
         """How many passages are indexed (title entries aside)."""
-        return len(self._collection.get(where={"kind": "passage"}, include=[])["ids"])
+        with _server_reachable():
+            return len(self._collection.get(where={"kind": "passage"}, include=[])["ids"])
 
     def ingest(
         self, articles: Sequence[Article], on_progress: ProgressCallback | None = None
@@ -160,12 +176,13 @@ class KnowledgeBase:
     def search(self, vector: Vector, domain: Domain, k: int = 4, exclude: Sequence[str] = ()) -> list[Hit]:
         """The `k` nearest passages of one domain, nearest first, skipping passage ids in `exclude`."""
         # Excluded passages and title entries are dropped after the query; asking for more keeps `k`.
-        result = self._collection.query(
-            query_embeddings=[vector],
-            n_results=2 * (k + len(exclude)),
-            where={"domain": domain},
-            include=["documents", "metadatas", "distances"],
-        )
+        with _server_reachable():
+            result = self._collection.query(
+                query_embeddings=[vector],
+                n_results=2 * (k + len(exclude)),
+                where={"domain": domain},
+                include=["documents", "metadatas", "distances"],
+            )
         hits: dict[str, Hit] = {}
         for doc, meta, dist in zip(
             (result["documents"] or [[]])[0],

@@ -26,6 +26,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     openai.RateLimitError,
     openai.InternalServerError,
 )
+# What langchain-openai raises for a 200 whose body is not a chat completion: not JSON (ValueError),
+# JSON without `choices` (KeyError) or with null ones (TypeError). The endpoint is broken, not our code.
+MALFORMED_RESPONSE_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, TypeError)
 
 
 class LLMUnavailable(Exception):
@@ -62,6 +65,8 @@ class LLMGuard:
             raise LLMUnavailable("endpoint_unavailable", type(error).__name__) from error
         except openai.APIError as error:
             raise LLMUnavailable("endpoint_error", type(error).__name__) from error
+        except MALFORMED_RESPONSE_ERRORS as error:
+            raise LLMUnavailable("invalid_response", type(error).__name__) from error
         self._record(meter, result)
         return result
 

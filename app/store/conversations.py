@@ -89,8 +89,11 @@ class ConversationStore:
             state = await session.scalar(select(Message.state).where(Message.id == message_id))
             return state == "received"
 
-    async def unprocessed(self) -> list[Message]:
-        """Customer messages accepted but not yet processed (a crash cut their turn short)."""
+    async def unprocessed(self, conversation_id: str | None = None) -> list[Message]:
+        """Customer messages accepted but not yet processed (a crash or an outage cut their turn short),
+        of every conversation or of one."""
+        query = select(Message).where(Message.state == "received").order_by(Message.id)
+        if conversation_id is not None:
+            query = query.where(Message.conversation_id == conversation_id)
         async with self._sessions() as session:
-            query = select(Message).where(Message.state == "received").order_by(Message.id)
             return list(await session.scalars(query))

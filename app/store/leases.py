@@ -44,7 +44,13 @@ class LeaseStore:
         self._sessions = sessions
 
     async def acquire(self, conversation_id: str, holder: str, ttl: timedelta) -> Fence | None:
-        """The lease with a new token, when it is free or expired; None while another holder has it."""
+        """The lease with a new token, when it is free, expired or already `holder`'s; None while
+        another holder has it.
+
+        A holder's own lease is taken again (with a new token) because a holder is one process whose
+        turns of a conversation already queue one after another: it held the lease for a turn that has
+        ended, and only failed to release it (the database was away).
+        """
         now = utcnow()
         async with self._sessions.begin() as session:
             insert = postgres_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -54,7 +60,7 @@ class LeaseStore:
                 .on_conflict_do_update(
                     index_elements=[ConversationLease.conversation_id],
                     set_={"holder": holder, "token": ConversationLease.token + 1, "expires_at": now + ttl},
-                    where=ConversationLease.expires_at < now,
+                    where=(ConversationLease.expires_at < now) | (ConversationLease.holder == holder),
                 )
                 .returning(ConversationLease.token)
             )

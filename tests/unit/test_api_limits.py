@@ -284,7 +284,13 @@ def test_readyz_checks_every_dependency(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     assert response.json() == {
         "status": "ok",
-        "checks": {"checkpointer": "ok", "store": "ok", "knowledge_index": "ok"},
+        "checks": {
+            "checkpointer": "ok",
+            "store": "ok",
+            "knowledge_index": "ok",
+            "policy": "ok",
+            "disk": "ok",
+        },
     }
 
 
