@@ -16,7 +16,7 @@ from app.auth import Authenticate
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit, KeyRateLimiter
 from app.log_redaction import install_log_redaction
-from app.routes import audit, conversations, customers, dashboard, health, keys, policies, reviews
+from app.routes import audit, conversations, customers, dashboard, health, keys, policies, retention, reviews
 from app.routes.pages import install_pages
 from app.service import RouterService, open_service
 from app.settings import Settings
@@ -70,6 +70,7 @@ def create_app(
         customers.router,
         policies.router,
         keys.router,
+        retention.router,
         dashboard.router,
         health.router,
     )

@@ -38,14 +38,18 @@ def routing_entry(conversation_id: str, state: State, outcome: TurnOutcome) -> A
 
 
 def human_entry(
-    conversation_id: str, actor: str, action: str, details: dict[str, Any] | None = None
+    conversation_id: str,
+    actor: str,
+    action: str,
+    details: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """A person's action on a conversation: a claim, a decision, a reply."""
     return AuditEntry(
         kind="human_action",
         actor=actor,
         conversation_id=conversation_id,
-        inputs={},
+        inputs=inputs or {},
         details={"action": action, **(details or {})},
     )
 
@@ -53,10 +57,11 @@ def human_entry(
 def decision_entry(
     conversation_id: str, turn: int, decision: ReviewerDecision, review_id: str | None
 ) -> AuditEntry:
-    """A reviewer's decision on a paused turn."""
+    """A reviewer's decision on a paused turn; the reply's text is an input, so an erasure can redact it."""
     return human_entry(
         conversation_id,
         decision.reviewer or "reviewer",
         f"resolve:{decision.action}",
-        {"turn": turn, "text": decision.text, "target": decision.target, "review_id": review_id},
+        {"turn": turn, "target": decision.target, "review_id": review_id},
+        inputs={"text": decision.text} if decision.text is not None else None,
     )

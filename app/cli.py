@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from app.cli_common import TRIAGE_MODEL, err, out, progress_bar, run, settings_with, user_errors
+from app.cli_data import customers_cli, retention_cli
 from app.cli_db import db_cli
 from app.cli_eval import eval_cli
 from app.cli_policy import audit_cli, policy_cli
@@ -35,6 +36,8 @@ cli.add_typer(policy_cli, name="policy")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(eval_cli, name="eval")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(retention_cli, name="retention")
+cli.add_typer(customers_cli, name="customers")
 
 
 def print_outcome(outcome: TurnOutcome, as_json: bool) -> None:

@@ -20,6 +20,7 @@ from agents.llm.runtime import LLMRuntime, Redactor
 from agents.toolkit import Toolkit
 from app.audit_trail import decision_entry, human_entry, routing_entry
 from app.customer_directory import open_customer_directory
+from app.data_removal import ConversationRemover, checkpointer_of
 from app.events import EventHub, LiveEvent
 from app.leases import ConversationBusyError, ConversationLeases
 from app.metrics import RouterMetrics
@@ -29,6 +30,7 @@ from app.refusals import ConflictError, InputError, NotFoundError
 from app.settings import Settings
 from app.store.audit import AuditEntry
 from app.store.conversations import StoredResponse
+from app.store.erasure import ANONYMISED
 from app.store.keys import Principal
 from app.store.leases import Fence, check_fence_row
 from app.store.models import Conversation, Message, Review, utcnow
@@ -86,6 +88,11 @@ class RouterService:
     def runner(self) -> TurnRunner:
         return TurnRunner(self.graph, self.hub, self.metrics, self.redactor)
 
+    @property
+    def remover(self) -> ConversationRemover:
+        """Retention and erasure, under the same conversation locks as the turns."""
+        return ConversationRemover(self.store, checkpointer_of(self.graph), self.locks)
+
     # Conversations ---------------------------------------------------------------------------
 
     async def create_conversation(
@@ -136,6 +143,8 @@ class RouterService:
             raise InputError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
         async with self.locks.hold(conversation_id) as fence:
             conversation = await self.conversation(principal, conversation_id)
+            if conversation.status == ANONYMISED:
+                raise ConflictError(f"conversation {conversation_id} was anonymised; start a new one")
             # Messages an outage left unanswered go first, so turns keep their order and numbers.
             if await self._finish_unprocessed(conversation.id, fence):
                 conversation = await self.conversation(principal, conversation_id)

@@ -21,6 +21,7 @@ from agents.llm.runtime import LLMRuntime
 from agents.toolkit import Toolkit
 from agents.tools.business import BusinessData
 from app.store.database import default_url, is_postgres, libpq_url
+from app.store.erasure import RemovalMode
 from graph.context import Context
 from graph.customers import CustomerDirectory
 from graph.policy.deployment import PolicySet, default_policy_set
@@ -124,6 +125,17 @@ class Settings(BaseSettings):
     top_k: int = Field(default=4, ge=1, le=20)
     loop_guard_window: int = Field(default=4, ge=2)
     loop_guard_max_switches: int = Field(default=2, ge=1)
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="`support-router retention run` removes conversations whose last activity is older "
+        "than this many days; unset, the run needs --older-than-days.",
+    )
+    retention_mode: RemovalMode = Field(
+        default="anonymise",
+        description="anonymise (keep the structure and decisions for the dashboards, drop every text and "
+        "personal detail) or delete (everything but the redacted audit records).",
+    )
 
     @property
     def index_dir(self) -> Path:

@@ -120,6 +120,8 @@ class KnowledgeBase:
     """Passages of help-centre articles with the same MiniLM vectors triage uses."""
 
     def __init__(self, client: ClientAPI, embedder: MiniLMEmbedder) -> None:
+        self.client = client
+        """The Chroma client, for whoever needs to look beyond the articles (an erasure does)."""
         self._embedder = embedder
         self._collection: Collection = client.get_or_create_collection(
             COLLECTION,

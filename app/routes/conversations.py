@@ -74,7 +74,7 @@ class ConversationOut(BaseModel):
     customer_id: str | None
     channel: str
     metadata: dict[str, Any]
-    status: str = Field(description="active, waiting_for_human or closed")
+    status: str = Field(description="active, waiting_for_human, closed or anonymised (by retention)")
     owner: str | None = Field(description="The specialist that holds it, or `reviewer`.")
     turns: int
     created_at: datetime

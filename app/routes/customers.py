@@ -1,4 +1,5 @@
-"""Customer profiles for reviewers: who the customer is and what the active policy makes of them."""
+"""Customer profiles for reviewers (who the customer is, what the active policy makes of them); erasure
+for admins."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from app.auth import ReviewerOrAdmin
+from app.auth import Admin, ReviewerOrAdmin
 from app.deps import ServiceDep
+from app.erasure import ErasureReport, erase_customer
 from app.errors import ERROR_RESPONSES
+from app.policies import actor_of
 from app.refusals import NotFoundError
 from app.store.models import utcnow
 from app.store.portfolio import facts_of
@@ -56,3 +59,15 @@ async def get_customer(customer_id: str, principal: ReviewerOrAdmin, service: Se
         value_contributions=value["contributions"],
         policy_version=active.version,
     )
+
+
+@router.post("/{customer_id}/erase", response_model=ErasureReport)
+async def erase(customer_id: str, principal: Admin, service: ServiceDep) -> ErasureReport:
+    """Erase the customer's personal data everywhere: profile and business records, conversations with
+    their checkpoints, index entries naming them; their audit records stay, with the inputs redacted.
+
+    404 for a customer the router never knew; erasing again answers `already_erased`. 409 when a
+    worker holds one of the conversations for too long: retry, the erasure picks up where it stopped.
+    """
+    client = service.toolkit.knowledge.client
+    return await erase_customer(service.remover, client, customer_id, actor_of(principal))

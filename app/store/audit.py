@@ -23,8 +23,10 @@ HEAD_ID = 1
 VERIFY_BATCH = 1000
 """Records verify reads at a time, so a long log is never loaded whole."""
 
-AuditKind = Literal["routing_decision", "human_action", "policy_change"]
+AuditKind = Literal["routing_decision", "human_action", "policy_change", "data_lifecycle"]
 AUDIT_KINDS: tuple[str, ...] = get_args(AuditKind)
+KEPT_WHEN_REDACTED = ("category", "confidence", "risk_signals", "follow_up", "specialist", "channel", "at")
+"""Routing inputs a redaction keeps: how the ticket was routed, not who sent it (dashboards count them)."""
 
 
 class AuditConflict(RuntimeError):
@@ -107,6 +109,28 @@ def link_hash(
 def is_redacted(inputs: dict[str, Any]) -> bool:
     """True for inputs an erasure replaced: their digest can no longer be checked."""
     return inputs.get("_redacted") is True
+
+
+def redacted(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs with the customer's facts and every text removed, marked as redacted."""
+    return {"_redacted": True, **{key: inputs[key] for key in KEPT_WHEN_REDACTED if key in inputs}}
+
+
+async def redact_conversations(session: AsyncSession, conversation_ids: Sequence[str]) -> int:
+    """In the caller's transaction: redact the inputs of these conversations' records; how many changed.
+
+    The records stay, with their hashes: each hash covers the inputs' digest, so the chain still verifies.
+    """
+    if not conversation_ids:
+        return 0
+    query = select(AuditRecord).where(AuditRecord.conversation_id.in_(conversation_ids))
+    changed = 0
+    for record in await session.scalars(query):
+        if record.inputs and not is_redacted(record.inputs):
+            record.inputs = redacted(record.inputs)
+            changed += 1
+    await session.flush()
+    return changed
 
 
 async def append(session: AsyncSession, entries: Sequence[AuditEntry]) -> list[AuditRecord]:

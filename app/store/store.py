@@ -16,6 +16,7 @@ from app.store.business import BusinessStore
 from app.store.conversations import ConversationStore
 from app.store.customers import CustomerStore
 from app.store.database import Sessions, create_engine, migrate
+from app.store.erasure import ErasureStore
 from app.store.events import EventStore
 from app.store.idempotency import IdempotencyStore
 from app.store.keys import KeyStore
@@ -42,6 +43,7 @@ class AppStore:
     audit: AuditLog
     business: BusinessStore
     leases: LeaseStore
+    erasure: ErasureStore
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
@@ -89,6 +91,7 @@ async def open_store(url: str) -> AsyncIterator[AppStore]:
             audit=AuditLog(sessions),
             business=BusinessStore(sessions),
             leases=LeaseStore(sessions),
+            erasure=ErasureStore(sessions),
         )
     finally:
         await engine.dispose()
