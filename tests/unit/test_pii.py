@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.safety.pii import PiiSpan, Redactor, default_redactor, select_non_overlapping
+from agents.safety.pii import MEMO_MAX_CHARS, PiiSpan, Redactor, default_redactor, select_non_overlapping
 from app.log_redaction import RedactingFilter, install_log_redaction
 from evals.pii_eval import (
     DEFAULT_DATASET,
@@ -104,6 +104,23 @@ def test_look_alikes_are_kept(redactor: Redactor, text: str) -> None:
 
 def test_text_without_digits_or_at_is_returned_as_is(redactor: Redactor) -> None:
     assert redactor.find("Please help, I cannot log in to my wallet") == []
+
+
+def test_short_texts_are_analysed_once_and_long_ones_every_time() -> None:
+    redactor = Redactor()
+    short = "POST /v1/customers/ana@example.com/erase from +44 7700 900123"
+    long_text = "Call me on +44 7700 900123. " + "More details follow. " * 20
+    assert len(short) <= MEMO_MAX_CHARS < len(long_text)
+    before = redactor._remembered.cache_info()
+    first, again = redactor.redact(short), redactor.redact(short)
+    assert first == again == "POST /v1/customers/<EMAIL_ADDRESS>/erase from <PHONE_NUMBER>"
+    after = redactor._remembered.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    assert redactor.redact(long_text).startswith("Call me on <PHONE_NUMBER>.")
+    assert redactor._remembered.cache_info().currsize == after.currsize  # long texts are not kept
+    spans = redactor.find(short)
+    spans.clear()  # a caller changing its list does not change what is remembered
+    assert len(redactor.find(short)) == 2
 
 
 def test_overlaps_keep_the_higher_score() -> None:
