@@ -59,8 +59,10 @@ async def ready(service: ServiceDep) -> Any:
         "checkpointer": await _check(service.graph.aget_state(thread_config("readiness-probe"))),
         "store": await _check(service.store.ping()),
         "knowledge_index": await _check(_index_has_passages(service)),
-        "policy": f"degraded: {service.policies.problem}" if service.policies.problem else "ok",
+        "policy": await _check(service.policies.current()),
     }
+    if checks["policy"] == "ok" and service.policies.problem:
+        checks["policy"] = f"degraded: {service.policies.problem}"
     if service.settings.database_url is None:  # SQLite under the data dir: its disk must have room
         checks["disk"] = _disk_check(service)
     ok = not any(value.startswith("error") for value in checks.values())
