@@ -6,13 +6,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from agents.triage.dataset import CATEGORIES
-from agents.triage.features import FEATURE_COUNT, featurize
+from agents.triage.features import FEATURE_COUNT, HASH_FEATURES, VECTOR_FEATURES, feature_blocks
 
 WEIGHTS_FILE = "head.npz"
 MANIFEST_FILE = "manifest.json"
@@ -24,12 +24,19 @@ class HeadMissingError(RuntimeError):
 
 @dataclass(frozen=True)
 class TriageHead:
-    """Multinomial logistic regression over `featurize` rows."""
+    """Multinomial logistic regression over `featurize` rows (applied block by block)."""
 
     weights: np.ndarray  # (categories, FEATURE_COUNT), float32
     bias: np.ndarray  # (categories,)
     categories: tuple[str, ...]
     manifest: dict[str, object]
+
+    @cached_property
+    def _blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The weights split by feature block and transposed, so a ticket's logits need no stacked row."""
+        lexical = VECTOR_FEATURES + HASH_FEATURES
+        vectors, chars, words = np.split(self.weights, [VECTOR_FEATURES, lexical], axis=1)
+        return np.ascontiguousarray(vectors.T), np.ascontiguousarray(chars.T), np.ascontiguousarray(words.T)
 
     @property
     def version(self) -> str:
@@ -38,8 +45,10 @@ class TriageHead:
 
     def probabilities(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Softmax probabilities, one row per ticket, columns in `categories` order."""
-        rows: sp.csr_matrix = featurize(vectors, texts)
-        logits = np.asarray(rows @ self.weights.T) + self.bias
+        features = feature_blocks(vectors, texts)
+        on_vectors, on_chars, on_words = self._blocks
+        logits = features.vectors @ on_vectors + features.chars @ on_chars + features.words @ on_words
+        logits = np.asarray(logits) + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))

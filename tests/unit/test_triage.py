@@ -10,8 +10,9 @@ import pytest
 
 from agents.triage.classifier import TriageClassifier, split_clauses
 from agents.triage.dataset import CATEGORIES, Category, LabelledTicket
+from agents.triage.features import FEATURE_COUNT, featurize
 from agents.triage.head import MANIFEST_FILE, HeadMissingError, TriageHead
-from agents.triage.training import TrainingError, train_head
+from agents.triage.training import TrainingError, _fit, _labels, train_head
 from knowledge.embedding import MiniLMEmbedder
 
 CLEAR_TICKETS: list[tuple[Category, str]] = [
@@ -170,6 +171,22 @@ def test_train_head_on_a_tiny_dataset(embedder: MiniLMEmbedder, tmp_path: Path) 
     assert head.manifest["embedding_model"] == embedder.model_id
     head.save(tmp_path)
     assert TriageHead.load(tmp_path).version == head.version
+
+
+def test_block_wise_probabilities_equal_the_fitted_model_on_stacked_rows(embedder: MiniLMEmbedder) -> None:
+    tickets = tiny_tickets()
+    texts = [t.text for t in tickets] + [TWO_ISSUES, "app crash :( 500 error!!"]
+    vectors = embedder.embed(texts)
+    model = _fit(embedder.embed([t.text for t in tickets]), [t.text for t in tickets], _labels(tickets), 16.0)
+    head = TriageHead(
+        weights=model.coef_.astype(np.float32),
+        bias=model.intercept_.astype(np.float32),
+        categories=CATEGORIES,
+        manifest={"version": "test"},
+    )
+    expected = model.predict_proba(featurize(vectors, texts))
+    np.testing.assert_allclose(head.probabilities(vectors, texts), expected, atol=1e-5)
+    assert featurize(vectors, texts).shape == (len(texts), FEATURE_COUNT)
 
 
 def test_training_is_deterministic(embedder: MiniLMEmbedder) -> None:
