@@ -17,10 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.outages import RETRY_AFTER_SECONDS, MessageDeferred, Outage, outage_of
-from app.refusals import ConflictError, InputError, NotFoundError
+from app.refusals import BusyError, ConflictError, InputError, NotFoundError
 from knowledge.store import KnowledgeUnavailable
 
 log = logging.getLogger("support_router")
+BUSY_RETRY_AFTER_SECONDS = 1
 
 _STATUS_OF: dict[type[Exception], int] = {
     InputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -99,7 +100,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "the request is not valid", _validation_details(error.errors()))
 
     async def domain_error(request: Request, error: Exception) -> JSONResponse:
-        return error_response(_STATUS_OF[type(error)], str(error))
+        # The nearest registered kind: a lost lease or a busy conversation is a conflict too.
+        status_code = next(_STATUS_OF[kind] for kind in type(error).__mro__ if kind in _STATUS_OF)
+        # Busy now, free shortly: the same request (with the same Idempotency-Key) can be sent again.
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)} if isinstance(error, BusyError) else None
+        return error_response(status_code, str(error), headers=headers)
 
     async def deferred(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, MessageDeferred)

@@ -21,13 +21,13 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.refusals import ConflictError
+from app.refusals import BusyError
 from app.store.leases import Fence, LeaseStore
 
 log = logging.getLogger(__name__)
 
 
-class ConversationBusyError(ConflictError):
+class ConversationBusyError(BusyError):
     """Another worker has held the conversation for longer than this request may wait."""
 
 

@@ -13,3 +13,7 @@ class NotFoundError(LookupError):
 
 class ConflictError(RuntimeError):
     """The request conflicts with the current state (a stale, claimed or repeated decision)."""
+
+
+class BusyError(ConflictError):
+    """Someone else has the conversation or the request right now: the same request can succeed shortly."""

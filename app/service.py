@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from langgraph.types import Command, Interrupt
@@ -22,15 +22,17 @@ from app.audit_trail import decision_entry, human_entry, routing_entry
 from app.customer_directory import open_customer_directory
 from app.data_removal import ConversationRemover, checkpointer_of
 from app.events import EventHub, LiveEvent
+from app.heartbeat import beating
 from app.leases import ConversationBusyError, ConversationLeases
 from app.metrics import RouterMetrics
 from app.outages import MessageDeferred, outage_of
 from app.policies import PolicyControl, PolicyRegistry
-from app.refusals import ConflictError, InputError, NotFoundError
+from app.refusals import BusyError, ConflictError, InputError, NotFoundError
 from app.settings import Settings
 from app.store.audit import AuditEntry
 from app.store.conversations import StoredResponse
 from app.store.erasure import ANONYMISED
+from app.store.idempotency import Claim, HeldKey
 from app.store.keys import Principal
 from app.store.leases import Fence, check_fence_row
 from app.store.models import Conversation, Message, Review, utcnow
@@ -89,6 +91,11 @@ class RouterService:
         return TurnRunner(self.graph, self.hub, self.metrics, self.redactor)
 
     @property
+    def worker(self) -> str:
+        """This process's id among the workers: its leases and its requests' idempotency records."""
+        return self.locks.holder
+
+    @property
     def remover(self) -> ConversationRemover:
         """Retention and erasure, under the same conversation locks as the turns."""
         return ConversationRemover(self.store, checkpointer_of(self.graph), self.locks)
@@ -130,11 +137,12 @@ class RouterService:
         return ConversationView(conversation, await self.store.conversations.messages(conversation_id))
 
     async def post_message(
-        self, principal: Principal, conversation_id: str, text: str, idempotency_record: int | None = None
+        self, principal: Principal, conversation_id: str, text: str, idempotency: HeldKey | None = None
     ) -> TurnOutcome:
         """Run one customer turn; while a person has the conversation the message is kept for them.
 
-        With `idempotency_record`, the response is stored for replays together with the reply.
+        With `idempotency`, the request's key is tied to the accepted message and gets the response
+        with the reply, whoever answers it (this request, or recovery after a crash).
         """
         text = text.strip()
         if not text:
@@ -145,14 +153,15 @@ class RouterService:
             conversation = await self.conversation(principal, conversation_id)
             if conversation.status == ANONYMISED:
                 raise ConflictError(f"conversation {conversation_id} was anonymised; start a new one")
-            # Messages an outage left unanswered go first, so turns keep their order and numbers.
-            if await self._finish_unprocessed(conversation.id, fence):
+            # Messages and resolutions a crash or an outage left unfinished go first, so turns keep their
+            # order and numbers: holding the lock, this request knows nobody else is running them.
+            finished = await self._finish_resolutions(conversation.id, fence)
+            if finished + await self._finish_unprocessed(conversation.id, fence):
                 conversation = await self.conversation(principal, conversation_id)
             if conversation.status == "waiting_for_human":
                 review = await self.store.reviews.open_for(conversation_id)
                 if review is not None:
-                    record = idempotency_record
-                    return await self._hold_for_reviewer(conversation, review, text, record, fence)
+                    return await self._hold_for_reviewer(conversation, review, text, idempotency, fence)
             message = Message(
                 conversation_id=conversation_id,
                 role="customer",
@@ -161,21 +170,31 @@ class RouterService:
                 created_at=utcnow(),
             )
             customer_said = ("message", {"role": "customer", "text": text})
-            await self._record(conversation_id, [message], [customer_said], fence=fence)
+            accepted = idempotency
+            await self._record(conversation_id, [message], [customer_said], fence=fence, accepted_as=accepted)
             try:
-                return await self._run_turn(conversation, message, fence, idempotency_record)
+                return await self._run_turn(conversation, message, fence)
             except Exception as error:  # an outage defers the accepted message; anything else is a bug
                 outage = outage_of(error)
                 if outage is None:
                     raise
                 raise MessageDeferred(outage, conversation_id, message.id) from error
 
+    async def finish_request(self, principal: Principal, conversation_id: str, held: HeldKey) -> Claim:
+        """For a retry that took over the key of a request whose worker died after accepting the message:
+        finish the conversation's unanswered messages, that one among them, and return its stored response.
+        """
+        async with self.locks.hold(conversation_id) as fence:
+            await self.conversation(principal, conversation_id)
+            await self._finish_resolutions(conversation_id, fence)
+            await self._finish_unprocessed(conversation_id, fence)
+        stored = await self.store.idempotency.stored_response(held.record_id)
+        if stored is None:  # not answered yet: it was sent while a person had the conversation
+            raise BusyError("the message of this Idempotency-Key is not answered yet; retry shortly")
+        return stored
+
     async def _run_turn(
-        self,
-        conversation: Conversation,
-        message: Message,
-        fence: Fence | None,
-        idempotency_record: int | None = None,
+        self, conversation: Conversation, message: Message, fence: Fence | None
     ) -> TurnOutcome:
         started = time.perf_counter()
         context = await self._context(conversation, message.created_at)
@@ -183,7 +202,7 @@ class RouterService:
         turn = InputState(text=message.text)
         result = await self.runner.run(conversation.id, turn, context, metadata, fence)
         self.metrics.turn_seconds.observe(time.perf_counter() - started)
-        return await self._settle(conversation, result, message.id, None, fence, idempotency_record)
+        return await self._settle(conversation, result, message.id, None, fence)
 
     async def _context(self, conversation: Conversation, received_at: datetime) -> Context:
         """The run context: this conversation's customer and channel, the policies now in force."""
@@ -218,17 +237,22 @@ class RouterService:
         conversation: Conversation,
         review: Review,
         text: str,
-        idempotency_record: int | None,
+        idempotency: HeldKey | None,
         fence: Fence | None,
     ) -> TurnOutcome:
         message = Message(
             conversation_id=conversation.id, role="customer", text=text, turn=conversation.turns, state="held"
         )
         outcome = await self._waiting_outcome(conversation.id, escalation_prompts.STILL_WAITING)
-        await self.store.reviews.add_waiting_message(review.id, text)
-        held = {"role": "customer", "text": text, "held": True}
-        response = _stored_response(idempotency_record, outcome)
-        await self._record(conversation.id, [message], [("message", held)], response=response, fence=fence)
+        await self._record(
+            conversation.id,
+            [message],
+            [("message", {"role": "customer", "text": text, "held": True})],
+            fence=fence,
+            accepted_as=idempotency,
+            held_for=review.id,
+            response=_response(outcome),
+        )
         return outcome
 
     # Reviews ---------------------------------------------------------------------------------
@@ -260,11 +284,18 @@ class RouterService:
         return await self.review(review_id)
 
     async def resolve_review(self, review_id: str, decision: ReviewerDecision) -> TurnOutcome:
-        """Resume the paused conversation with a reviewer's decision, exactly once."""
+        """Resume the paused conversation with a reviewer's decision, exactly once.
+
+        The decision is stored as resolving starts, so a resolution a crash cuts short is finished with
+        it (by recovery, or by this same decision sent again).
+        """
         review = await self.review(review_id)
         reviewer = decision.reviewer or "reviewer"
         async with self.locks.hold(review.conversation_id) as fence:
             review = await self.review(review_id)
+            if review.status == "resolving" and review.decision == decision.model_dump():
+                # Holding the lock, this request knows the first resolver is gone: finish its work.
+                return await self._finish_resolution(review, fence)
             if review.status != "pending":
                 raise ConflictError(f"review {review_id} is already {review.status}")
             if review.claimed_by not in (None, reviewer):
@@ -274,21 +305,56 @@ class RouterService:
                 raise ConflictError(f"review {review_id} no longer matches the conversation's pause")
             if decision.action == "approve" and not review.payload.get("draft"):
                 raise InputError("there is no draft to approve; reply, reroute or close instead")
-            if not await self.store.reviews.start_resolving(review_id, reviewer):
+            if not await self.store.reviews.start_resolving(review_id, reviewer, decision.model_dump()):
                 raise ConflictError(f"review {review_id} is being resolved by someone else")
             conversation = await self.store.conversations.get(review.conversation_id)
             assert conversation is not None  # reviews reference their conversation
             try:
-                context = await self._context(conversation, utcnow())
-                resume: Command[Any] = Command(resume={review_id: decision.model_dump()})
-                result = await self.runner.run(review.conversation_id, resume, context, fence=fence)
-            except BaseException:
-                await self.store.reviews.finish_resolving(review_id, None)
+                return await self._resume(conversation, review_id, decision, fence)
+            except Exception:
+                await self._reopen_if_paused(review_id, review.conversation_id, fence)
                 raise
-            await self.store.reviews.finish_resolving(review_id, decision.model_dump())
-            resolved = ("review_resolved", {"review_id": review_id, "action": decision.action})
-            await self._record(review.conversation_id, [], [resolved], fence=fence)
-            return await self._settle(conversation, result, None, decision, fence, review_id=review_id)
+
+    async def _resume(
+        self, conversation: Conversation, review_id: str, decision: ReviewerDecision, fence: Fence | None
+    ) -> TurnOutcome:
+        """Run the conversation on from its pause with the decision; record the resolution with the run."""
+        context = await self._context(conversation, utcnow())
+        resume: Command[Any] = Command(resume={review_id: decision.model_dump()})
+        result = await self.runner.run(conversation.id, resume, context, fence=fence)
+        return await self._settle(conversation, result, None, decision, fence, review_id=review_id)
+
+    async def _reopen_if_paused(self, review_id: str, conversation_id: str, fence: Fence | None) -> None:
+        """After a failed resume: back to pending, so the reviewer may decide again, while the conversation
+        is still at the review's pause; past it, the review stays resolving and recovery finishes it."""
+        snapshot = await self.graph.aget_state(thread_config(conversation_id))
+        if review_id in {i.id for i in snapshot.interrupts}:
+            await self.store.reviews.reopen(review_id, fence)
+
+    async def _finish_resolutions(self, conversation_id: str, fence: Fence | None) -> int:
+        """Under the conversation's lock: finish the resolutions a crash or an outage cut short."""
+        resolving = await self.store.reviews.open_for(conversation_id)
+        if resolving is None or resolving.status != "resolving":
+            return 0
+        await self._finish_resolution(resolving, fence)
+        return 1
+
+    async def _finish_resolution(self, review: Review, fence: Fence | None) -> TurnOutcome:
+        """Take a resolution up where it stopped, with its stored decision, as the checkpoint shows it."""
+        assert review.decision is not None  # stored when resolving started
+        decision = ReviewerDecision.model_validate(review.decision)
+        conversation = await self.store.conversations.get(review.conversation_id)
+        assert conversation is not None  # reviews reference their conversation
+        snapshot = await self.graph.aget_state(thread_config(conversation.id))
+        if review.id in {i.id for i in snapshot.interrupts}:
+            return await self._resume(conversation, review.id, decision, fence)  # never got past the pause
+        if snapshot.next and not snapshot.interrupts:
+            # Saved when the resumed run failed part-way (see `_finish`): run the failed step again.
+            context = await self._context(conversation, utcnow())
+            result = await self.runner.run(conversation.id, None, context, fence=fence)
+        else:
+            result = RunResult.from_snapshot(snapshot)  # finished or paused again; only the store missed it
+        return await self._settle(conversation, result, None, decision, fence, review_id=review.id)
 
     # Recovery --------------------------------------------------------------------------------
 
@@ -299,6 +365,14 @@ class RouterService:
         (its own next request, or a later pass, finishes what is left).
         """
         recovered = 0
+        for review in await self.store.reviews.in_status("resolving"):
+            if self.locks.waiting(review.conversation_id):
+                continue
+            try:
+                async with self.locks.hold(review.conversation_id, wait_seconds=0) as fence:
+                    recovered += await self._finish_resolutions(review.conversation_id, fence)
+            except ConversationBusyError:
+                continue
         for message in await self.store.conversations.unprocessed():
             if self.locks.waiting(message.conversation_id):
                 continue
@@ -361,15 +435,16 @@ class RouterService:
         message_id: int | None,
         decision: ReviewerDecision | None,
         fence: Fence | None,
-        idempotency_record: int | None = None,
         review_id: str | None = None,
     ) -> TurnOutcome:
-        """Record where the run stopped (a handoff, or a finished turn) in one transaction."""
+        """Record where the run stopped (a handoff, or a finished turn) in one transaction, with the
+        resolution of the review `review_id` when `decision` resolved it."""
         state = result.state
         human = [decision_entry(conversation.id, state.turn, decision, review_id)] if decision else []
+        resolution = _resolution(review_id, decision)
         if result.interrupts:
             return await self._hand_off(
-                conversation, state, result.interrupts[0], message_id, idempotency_record, human, fence
+                conversation, state, result.interrupts[0], message_id, human, fence, resolution
             )
         outcome = TurnOutcome.model_validate(state.outcomes[-1])
         role = "reviewer" if decision and decision.action == "reply" else "assistant"
@@ -379,9 +454,14 @@ class RouterService:
         await self._record(
             conversation.id,
             [reply],
-            [_message_event(role, outcome), ("status", {"status": status, "owner": outcome.specialist})],
+            [
+                *resolution.events,
+                _message_event(role, outcome),
+                ("status", {"status": status, "owner": outcome.specialist}),
+            ],
             message_states={message_id: "answered"} if message_id is not None else None,
-            response=_stored_response(idempotency_record, outcome),
+            response=_response(outcome),
+            resolved=resolution.resolved,
             audit=audit,
             fence=fence,
             status=status,
@@ -399,9 +479,9 @@ class RouterService:
         state: State,
         pause: Interrupt,
         message_id: int | None,
-        idempotency_record: int | None,
         audit: list[AuditEntry],
         fence: Fence | None,
+        resolution: Resolution,
     ) -> TurnOutcome:
         payload: dict[str, Any] = dict(pause.value)
         policy, sla = state.policy, state.sla
@@ -432,13 +512,15 @@ class RouterService:
             conversation.id,
             [self._reply(conversation.id, outcome, "assistant", None)],
             [
+                *resolution.events,
                 ("escalated", {"review_id": pause.id, "reason": payload["reason"]}),
                 _message_event("assistant", outcome),
                 ("status", {"status": "waiting_for_human", "owner": "reviewer"}),
             ],
             review=review,
             message_states={message_id: "handed_off"} if message_id is not None else None,
-            response=_stored_response(idempotency_record, outcome),
+            response=_response(outcome),
+            resolved=resolution.resolved,
             audit=audit,
             fence=fence,
             status="waiting_for_human",
@@ -498,10 +580,24 @@ def response_status(outcome: TurnOutcome) -> int:
     return 202 if outcome.status == "waiting_for_human" else 200
 
 
-def _stored_response(record_id: int | None, outcome: TurnOutcome) -> StoredResponse | None:
-    if record_id is None:
-        return None
-    return record_id, response_status(outcome), outcome.model_dump(mode="json")
+def _response(outcome: TurnOutcome) -> StoredResponse:
+    """What a turn's request answered, kept for replays of its Idempotency-Key."""
+    return response_status(outcome), outcome.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a run that a reviewer's decision resumed records with its result: the review resolved."""
+
+    resolved: tuple[str, dict[str, Any]] | None = None
+    events: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+
+def _resolution(review_id: str | None, decision: ReviewerDecision | None) -> Resolution:
+    if review_id is None or decision is None:
+        return Resolution()
+    resolved = ("review_resolved", {"review_id": review_id, "action": decision.action})
+    return Resolution((review_id, decision.model_dump()), (resolved,))
 
 
 def open_llm(settings: Settings, models: ModelFactory | None = None) -> LLMRuntime | None:
@@ -547,6 +643,7 @@ async def open_service(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     postgres = settings.checkpoint_postgres_url
     shared = postgres is not None  # workers may share the database: leases and fenced checkpoints
+    lease = timedelta(seconds=settings.lease_seconds)
     async with (
         open_checkpointer(settings.data_dir, postgres, check_fence_row if shared else None) as checkpointer,
         open_store(settings.store_url) as store,
@@ -562,7 +659,7 @@ async def open_service(
             customers=open_customer_directory(settings, store),
             llm=open_llm(settings, models),
             redactor=_redactor_if_needed(settings),
-            locks=ConversationLeases(store.leases if shared else None),
+            locks=ConversationLeases(store.leases if shared else None, ttl=lease),
         )
         # Workers starting together on one database set it up and recover one after another.
         async with store.exclusive("startup"):
@@ -576,7 +673,8 @@ async def open_service(
         service.metrics.review_queue.set(await store.reviews.count_pending())
         recovery = asyncio.create_task(service.keep_recovering(settings.recovery_interval_seconds))
         try:
-            yield service
+            async with beating(store.workers, service.worker, lease, alone=not shared):
+                yield service
         finally:
             recovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     recovery_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker finishes messages an outage left unanswered."
     )
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a worker's hold on a conversation, and its heartbeat, last unless renewed "
+        "(every third of this): after a crash, its conversations and requests are taken over this long "
+        "after its last renewal.",
+    )
     policy_refresh_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker checks for a new policy deployment."
     )

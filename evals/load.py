@@ -12,7 +12,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,14 +54,17 @@ async def issue_widget_key(settings: Settings) -> str:
         return (await store.keys.create("widget", "load benchmark")).secret
 
 
-def start_server(settings: Settings, port: int, log: Path | None = None) -> subprocess.Popen[bytes]:
-    """`support-router serve` in its own process, with this run's data dir and models; its output goes
-    to `log` when given (else nowhere)."""
+def start_server(
+    settings: Settings, port: int, log: Path | None = None, extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`support-router serve` in its own process, with this run's data dir and models (and `extra_env`,
+    e.g. more SUPPORT_ROUTER_* settings); its output goes to `log` when given (else nowhere)."""
     env = os.environ | {
         "SUPPORT_ROUTER_DATA_DIR": str(settings.data_dir),
         "SUPPORT_ROUTER_TRIAGE_MODEL": str(settings.triage_model),
         "SUPPORT_ROUTER_INDEX_DIR": str(settings.index_dir),
         "SUPPORT_ROUTER_RATE_LIMIT": "100000/second",
+        **(extra_env or {}),
     }
     if settings.database_url is not None:
         env["SUPPORT_ROUTER_DATABASE_URL"] = settings.database_url

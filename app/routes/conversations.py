@@ -17,6 +17,7 @@ from app.auth import WidgetOrAdmin
 from app.deps import ServiceDep, VisibleConversation
 from app.errors import ERROR_RESPONSES
 from app.service import MAX_MESSAGE_CHARS, response_status
+from app.store.idempotency import Claim
 from graph.outcome import TurnOutcome
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=ERROR_RESPONSES)
@@ -114,35 +115,44 @@ async def post_message(
     """Route one message. 200 with the answer, or 202 while a person has the conversation.
 
     With an `Idempotency-Key`, a retry of the same request replays the first response; the same key
-    with another body is 422, and while the first is still running 409. Messages to one conversation
-    are processed one at a time in arrival order.
+    with another body is 422, and while the first is still running 409. When the worker running the
+    first died, a retry takes over: it gets the answer to the message the first had accepted (or
+    sends it, if it had not got that far). Messages to one conversation are processed one at a time
+    in arrival order.
     """
-    record_id = None
-    if idempotency_key is not None:
-        request_hash = hashlib.sha256(
-            json.dumps({"conversation_id": conversation_id, "text": body.text}, sort_keys=True).encode()
-        ).hexdigest()
-        claim = await service.store.idempotency.begin(principal.key_id, idempotency_key, request_hash)
-        if claim.outcome == "mismatch":
-            raise HTTPException(422, "this Idempotency-Key was already used for a different request")
-        if claim.outcome == "in_progress":
-            raise HTTPException(
-                409, "a request with this Idempotency-Key is still running", {"Retry-After": "1"}
-            )
-        if claim.outcome == "replay":
-            return JSONResponse(
-                claim.body, status_code=claim.status or 200, headers={"Idempotent-Replayed": "true"}
-            )
-        record_id = claim.record_id
+    if idempotency_key is None:
+        outcome = await service.post_message(principal, conversation_id, body.text)
+        response.status_code = response_status(outcome)
+        return outcome
+    request_hash = hashlib.sha256(
+        json.dumps({"conversation_id": conversation_id, "text": body.text}, sort_keys=True).encode()
+    ).hexdigest()
+    claim = await service.store.idempotency.begin(
+        principal.key_id, idempotency_key, request_hash, service.worker
+    )
+    if claim.outcome == "mismatch":
+        raise HTTPException(422, "this Idempotency-Key was already used for a different request")
+    if claim.outcome == "in_progress":
+        raise HTTPException(409, "a request with this Idempotency-Key is still running", {"Retry-After": "1"})
+    if claim.outcome == "replay":
+        return replayed(claim)
+    held = claim.held
+    assert held is not None  # `new` and `resume` claims own the key
     try:
-        # The service stores the response for replays in the same transaction as the reply.
-        outcome = await service.post_message(principal, conversation_id, body.text, record_id)
+        if claim.outcome == "resume":
+            return replayed(await service.finish_request(principal, conversation_id, held))
+        # The service ties the key to the accepted message, and stores the response with the reply.
+        outcome = await service.post_message(principal, conversation_id, body.text, held)
     except BaseException:
-        if record_id is not None:
-            await service.store.idempotency.abandon(record_id)
+        await service.store.idempotency.give_up(held)
         raise
     response.status_code = response_status(outcome)
     return outcome
+
+
+def replayed(claim: Claim) -> JSONResponse:
+    """The stored response of an Idempotency-Key, marked as a replay."""
+    return JSONResponse(claim.body, status_code=claim.status or 200, headers={"Idempotent-Replayed": "true"})
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut)

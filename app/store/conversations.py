@@ -6,14 +6,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.refusals import BusyError
 from app.store.audit import AuditEntry, append
 from app.store.database import Sessions
+from app.store.idempotency import HeldKey
 from app.store.leases import Fence, check_fence
 from app.store.models import Conversation, Event, IdempotencyRecord, Message, Review, utcnow
+from app.store.reviews import resolution
 
-StoredResponse = tuple[int, int, dict[str, Any]]
-"""(idempotency record id, HTTP status, body)."""
+StoredResponse = tuple[int, dict[str, Any]]
+"""(HTTP status, body) of a turn, kept for replays of its request's Idempotency-Key."""
+
+
+class RequestTakenOverError(BusyError):
+    """A retry with the same Idempotency-Key took the request over; it runs the message instead."""
 
 
 class ConversationStore:
@@ -43,30 +51,50 @@ class ConversationStore:
         response: StoredResponse | None = None,
         audit: Sequence[AuditEntry] = (),
         fence: Fence | None = None,
+        accepted_as: HeldKey | None = None,
+        held_for: str | None = None,
+        resolved: tuple[str, dict[str, Any]] | None = None,
         **conversation_values: Any,
     ) -> list[Event]:
         """In one transaction: new messages, a new review, message states, conversation columns, events,
-        audit records, and the response kept for replays of the request's Idempotency-Key.
+        audit records, and what recovery after a crash needs to find.
+
+        - `accepted_as`: the Idempotency-Key of the request the customer message in `messages` came with,
+          tied to the message here (RequestTakenOverError, and nothing written, when a retry owns it now);
+        - `response`: kept for replays of the keys of the customer messages recorded or answered here;
+        - `held_for`: the review whose waiting messages the customer message joins;
+        - `resolved`: (review id, decision) of the review this records the resolution of.
 
         With a `fence`, nothing is written unless the conversation's lease is still that fence's.
         Returns the stored events (with the ids streams replay by).
         """
         stored = [Event(conversation_id=conversation_id, type=kind, data=data) for kind, data in events]
+        customer = [message for message in messages if message.role == "customer"]
         async with self._sessions.begin() as session:
             if fence is not None:
                 await check_fence(session, fence)
             if review is not None and await session.get(Review, review.id) is None:
                 session.add(review)  # the same pause recorded twice keeps the first
             session.add_all([*messages, *stored])
+            await session.flush()  # the new messages' ids
+            if accepted_as is not None:
+                await _tie_key(session, accepted_as, customer[0].id)
+            if held_for is not None:
+                waiting = await session.get(Review, held_for, with_for_update=True)
+                if waiting is not None:
+                    waiting.waiting_messages = [*waiting.waiting_messages, *(m.text for m in customer)]
             for message_id, state in (message_states or {}).items():
                 await session.execute(update(Message).where(Message.id == message_id).values(state=state))
             if response is not None:
-                record_id, status, body = response
+                answered = [*(message_states or {}), *(m.id for m in customer)]
+                status, body = response
                 await session.execute(
                     update(IdempotencyRecord)
-                    .where(IdempotencyRecord.id == record_id)
+                    .where(IdempotencyRecord.message_id.in_(answered))
                     .values(status="done", response_status=status, response_body=body)
                 )
+            if resolved is not None:
+                await session.execute(resolution(*resolved))
             if conversation_values:
                 await session.execute(
                     update(Conversation)
@@ -90,10 +118,30 @@ class ConversationStore:
             return state == "received"
 
     async def unprocessed(self, conversation_id: str | None = None) -> list[Message]:
-        """Customer messages accepted but not yet processed (a crash or an outage cut their turn short),
-        of every conversation or of one."""
+        """Customer messages accepted but not yet processed (of one conversation, when given), oldest
+        first: turns running now, and turns a crash cut short."""
         query = select(Message).where(Message.state == "received").order_by(Message.id)
         if conversation_id is not None:
             query = query.where(Message.conversation_id == conversation_id)
         async with self._sessions() as session:
             return list(await session.scalars(query))
+
+    async def message(self, message_id: int) -> Message | None:
+        """One message by id."""
+        async with self._sessions() as session:
+            return await session.get(Message, message_id)
+
+
+async def _tie_key(session: AsyncSession, held: HeldKey, message_id: int) -> None:
+    """Tie the request's idempotency record to its accepted message, if the request still owns it."""
+    tied = await session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.id == held.record_id,
+            IdempotencyRecord.claim == held.token,
+            IdempotencyRecord.message_id.is_(None),
+        )
+        .values(message_id=message_id)
+    )
+    if not tied.rowcount:  # type: ignore[attr-defined]
+        raise RequestTakenOverError("a retry with the same Idempotency-Key took this request over")

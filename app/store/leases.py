@@ -18,14 +18,14 @@ from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.refusals import ConflictError
+from app.refusals import BusyError
 from app.store.database import Sessions
 from app.store.models import ConversationLease, utcnow
 
 EXPIRED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class LeaseLostError(ConflictError):
+class LeaseLostError(BusyError):
     """This worker's lease on the conversation was taken over: it must not write for it any more."""
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Update, func, or_, select, update
 
 from app.store.database import Sessions
+from app.store.leases import Fence, check_fence
 from app.store.models import Review, utcnow
 
 ReviewStatus = Literal["pending", "resolving", "resolved"]
@@ -57,16 +58,10 @@ class ReviewStore:
         """Assign a pending review; True when it is now (or already was) this reviewer's."""
         return await self._take(review_id, reviewer, claimed_at=utcnow())
 
-    async def add_waiting_message(self, review_id: str, text: str) -> None:
-        """Keep a message the customer sent while a person had the conversation."""
-        async with self._sessions.begin() as session:
-            review = await session.get(Review, review_id, with_for_update=True)
-            if review is not None:
-                review.waiting_messages = [*review.waiting_messages, text]
-
-    async def start_resolving(self, review_id: str, reviewer: str) -> bool:
-        """Take a pending review that is unclaimed or claimed by `reviewer`; False otherwise."""
-        return await self._take(review_id, reviewer, status="resolving")
+    async def start_resolving(self, review_id: str, reviewer: str, decision: dict[str, Any]) -> bool:
+        """Take a pending review that is unclaimed or claimed by `reviewer`, keeping the decision that
+        resolves it (recovery finishes a resolution a crash cut short with it); False otherwise."""
+        return await self._take(review_id, reviewer, status="resolving", decision=decision)
 
     async def _take(self, review_id: str, reviewer: str, **values: Any) -> bool:
         """Atomically update a pending review nobody else has claimed, and make it `reviewer`'s."""
@@ -82,19 +77,30 @@ class ReviewStore:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def finish_resolving(self, review_id: str, decision: dict[str, Any] | None) -> None:
-        """Mark resolved with the decision, or hand back to pending when `decision` is None."""
-        now = utcnow()
-        values: dict[str, Any] = (
-            {
-                "status": "resolved",
-                "decision": decision,
-                "resolved_at": now,
-                # Every decision writes to the customer (or hands them back to a specialist who does).
-                "first_responded_at": func.coalesce(Review.first_responded_at, now),
-            }
-            if decision is not None
-            else {"status": "pending"}
-        )
+    async def reopen(self, review_id: str, fence: Fence | None = None) -> None:
+        """Hand a review being resolved back to pending, its decision dropped (a resume that failed before
+        it got past the pause); with a `fence`, only while the conversation's lease is still that."""
         async with self._sessions.begin() as session:
-            await session.execute(update(Review).where(Review.id == review_id).values(**values))
+            if fence is not None:
+                await check_fence(session, fence)
+            await session.execute(
+                update(Review)
+                .where(Review.id == review_id, Review.status == "resolving")
+                .values(status="pending", decision=None)
+            )
+
+
+def resolution(review_id: str, decision: dict[str, Any]) -> Update:
+    """The update that marks a review being resolved as resolved by `decision`."""
+    now = utcnow()
+    return (
+        update(Review)
+        .where(Review.id == review_id, Review.status == "resolving")
+        .values(
+            status="resolved",
+            decision=decision,
+            resolved_at=now,
+            # Every decision writes to the customer (or hands them back to a specialist who does).
+            first_responded_at=func.coalesce(Review.first_responded_at, now),
+        )
+    )

@@ -23,6 +23,7 @@ from app.store.keys import KeyStore
 from app.store.leases import LeaseStore
 from app.store.policies import PolicyStore
 from app.store.reviews import ReviewStore
+from app.store.workers import WorkerStore
 
 LOCK_POLL_SECONDS = 0.1
 
@@ -30,7 +31,8 @@ LOCK_POLL_SECONDS = 0.1
 @dataclass(frozen=True)
 class AppStore:
     """Keys, conversations, reviews, events, idempotency records, customers, policies, the audit log,
-    the demo company's business data, and the conversation leases of a multi-worker deployment."""
+    the demo company's business data, the conversation leases and worker heartbeats of a multi-worker
+    deployment, and the removal of conversations and customers (retention, erasure)."""
 
     engine: AsyncEngine
     keys: KeyStore
@@ -44,6 +46,7 @@ class AppStore:
     business: BusinessStore
     leases: LeaseStore
     erasure: ErasureStore
+    workers: WorkerStore
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
@@ -92,6 +95,7 @@ async def open_store(url: str) -> AsyncIterator[AppStore]:
             business=BusinessStore(sessions),
             leases=LeaseStore(sessions),
             erasure=ErasureStore(sessions),
+            workers=WorkerStore(sessions),
         )
     finally:
         await engine.dispose()

@@ -230,13 +230,14 @@ def test_keys_belong_to_the_api_key_that_used_them(
 
 def test_the_same_key_while_the_first_request_runs_is_409(client: TestClient, widget: IssuedKey) -> None:
     conversation_id = new_conversation(client, widget)
-    store = service_of(client).store
+    service = service_of(client)
     claim = call(
         client,
-        store.idempotency.begin,
+        service.store.idempotency.begin,
         widget.principal.key_id,
         "busy",
         request_hash(conversation_id, CLEAR_TICKET),
+        service.worker,
     )
     assert claim.outcome == "new"  # what the first request did before it started its turn
 

@@ -42,10 +42,9 @@ def provoke(status: int, client: TestClient, widget: IssuedKey, reviewer: Issued
         return client.get("/v1/conversations/nope", headers=auth(widget))
     conversation_id = new_conversation(client, widget)
     if status == 409:
-        store = service_of(client).store
-        call(
-            client, store.idempotency.begin, widget.principal.key_id, "k", request_hash(conversation_id, "hi")
-        )
+        service = service_of(client)
+        key_hash = request_hash(conversation_id, "hi")
+        call(client, service.store.idempotency.begin, widget.principal.key_id, "k", key_hash, service.worker)
         return post_text(client, widget, conversation_id, "hi", **{"Idempotency-Key": "k"})
     if status == 413:
         return post_text(client, widget, conversation_id, "x" * (client_settings(client).max_body_bytes + 1))

@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from agents.toolkit import Toolkit
 from app.refusals import ConflictError, NotFoundError
 from app.service import LOCAL_ADMIN, RouterService, open_service
 from app.settings import Settings
-from app.store.models import Message
+from app.store.models import Message, Review
 from app.turns import thread_config
 from graph.review import ReviewerDecision
 from graph.state import InputState
@@ -101,7 +102,8 @@ async def test_a_stale_review_id_is_rejected(settings: Settings, toolkit: Toolki
         # pauses again under a new id): the first pause is stale.
         await service.resolve_review(first.id, ReviewerDecision(action="reroute", target="billing"))
         assert first.id not in {r.id for r in await service.list_reviews()}
-        await service.store.reviews.finish_resolving(first.id, None)  # pretend the first is pending again
+        async with service.store.engine.begin() as connection:  # pretend the first is pending again
+            await connection.execute(update(Review).where(Review.id == first.id).values(status="pending"))
         with pytest.raises(ConflictError, match="no longer matches"):
             await service.resolve_review(first.id, ReviewerDecision(action="close"))
 
