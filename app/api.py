@@ -20,6 +20,7 @@ from app.routes import audit, conversations, customers, dashboard, health, keys,
 from app.routes.pages import install_pages
 from app.service import RouterService, open_service
 from app.settings import Settings
+from app.storable import NulInPathIsNotFound
 
 log = logging.getLogger("support_router")
 
@@ -59,6 +60,8 @@ def create_app(
         summary="Routes support tickets to specialist agents or human reviewers.",
         lifespan=lifespan,
     )
+    # Added first, so it runs after Authenticate: an unauthenticated caller still gets 401 first.
+    app.add_middleware(NulInPathIsNotFound)
     app.add_middleware(Authenticate)
     # Added last, so it runs first: a declared oversize body is refused before anything else.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

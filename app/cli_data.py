@@ -9,7 +9,7 @@ from app.data_removal import open_remover
 from app.erasure import ErasureReport, erase_customer
 from app.policies import actor_of
 from app.refusals import InputError, NotFoundError
-from app.retention import RetentionPlan, RetentionReport, run_retention
+from app.retention import MAX_DAYS, RetentionPlan, RetentionReport, run_retention
 from app.service import LOCAL_ADMIN
 from app.settings import Settings
 from app.store.erasure import RemovalMode
@@ -34,7 +34,7 @@ def removal_mode(value: str | None) -> RemovalMode | None:
 @user_errors
 def retention_run(
     older_than_days: int | None = typer.Option(
-        None, "--older-than-days", min=1, help="Default SUPPORT_ROUTER_RETENTION_DAYS."
+        None, "--older-than-days", min=1, max=MAX_DAYS, help="Default SUPPORT_ROUTER_RETENTION_DAYS."
     ),
     mode: str | None = typer.Option(
         None, "--mode", help="delete | anonymise (default SUPPORT_ROUTER_RETENTION_MODE)."

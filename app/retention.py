@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from app.data_removal import ConversationRemover
 from app.leases import ConversationBusyError
-from app.refusals import InputError
+from app.refusals import ConflictError
 from app.settings import Settings
 from app.store.audit import AuditEntry
 from app.store.erasure import RemovalMode
@@ -22,12 +22,16 @@ from app.store.models import utcnow
 
 BATCH = 500
 """Conversations listed at a time."""
+MAX_DAYS = 36_500
+"""A century: any longer age means "keep everything", and dates that far back do not exist."""
 
 
 class RetentionPlan(BaseModel):
     """What one run removes: conversations idle for `older_than_days`, deleted or anonymised."""
 
-    older_than_days: int = Field(ge=1, description="Remove conversations whose last activity is older.")
+    older_than_days: int = Field(
+        ge=1, le=MAX_DAYS, description="Remove conversations whose last activity is older."
+    )
     mode: RemovalMode = Field(description="delete or anonymise")
     dry_run: bool = Field(default=False, description="Count what a run would remove, change nothing.")
     limit: int | None = Field(default=None, ge=1, description="Remove at most this many conversations.")
@@ -41,10 +45,13 @@ class RetentionPlan(BaseModel):
         dry_run: bool = False,
         limit: int | None = None,
     ) -> RetentionPlan:
-        """The settings' plan with what the caller overrides; an age must come from one of them."""
+        """The settings' plan with what the caller overrides; an age must come from one of them, else
+        ConflictError (the server is not configured for a run without one)."""
         days = older_than_days or settings.retention_days
         if days is None:
-            raise InputError("no retention age: set SUPPORT_ROUTER_RETENTION_DAYS or pass --older-than-days")
+            raise ConflictError(
+                "no retention age: set SUPPORT_ROUTER_RETENTION_DAYS or pass --older-than-days"
+            )
         return cls(older_than_days=days, mode=mode or settings.retention_mode, dry_run=dry_run, limit=limit)
 
 

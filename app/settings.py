@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     retention_days: int | None = Field(
         default=None,
         ge=1,
+        le=36_500,
         description="`support-router retention run` removes conversations whose last activity is older "
         "than this many days; unset, the run needs --older-than-days.",
     )

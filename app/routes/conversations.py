@@ -17,6 +17,7 @@ from app.auth import WidgetOrAdmin
 from app.deps import ServiceDep, VisibleConversation
 from app.errors import ERROR_RESPONSES
 from app.service import MAX_MESSAGE_CHARS, response_status
+from app.storable import NO_NUL
 from app.store.idempotency import Claim
 from graph.outcome import TurnOutcome
 
@@ -29,9 +30,12 @@ MetadataValue = str | int | float | bool | None
 class ConversationIn(BaseModel):
     """A new conversation."""
 
-    model_config = ConfigDict(extra="forbid")
+    # NaN and Infinity are not JSON: a stored NaN would come back as null, and PostgreSQL refuses it.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    customer_id: str | None = Field(default=None, max_length=128, description="The customer's id.")
+    customer_id: str | None = Field(
+        default=None, max_length=128, pattern=NO_NUL, description="The customer's id."
+    )
     channel: Channel = Field(default="chat", description="Where the customer writes from.")
     metadata: dict[Annotated[str, Field(max_length=64)], MetadataValue] = Field(
         default_factory=dict, max_length=32, description="Free-form attributes kept with it."
@@ -53,7 +57,9 @@ class MessageIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, description="The customer's message.")
+    text: str = Field(
+        min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=NO_NUL, description="The customer's message."
+    )
 
 
 class TranscriptEntry(BaseModel):
