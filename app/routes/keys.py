@@ -11,6 +11,7 @@ from app.auth import Admin
 from app.deps import ServiceDep
 from app.errors import ERROR_RESPONSES
 from app.refusals import NotFoundError
+from app.storable import NO_NUL
 from app.store.keys import Role
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=ERROR_RESPONSES)
@@ -22,7 +23,7 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    name: str = Field(min_length=1, max_length=200, description="Who or what will use it.")
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL, description="Who or what will use it.")
 
 
 class KeyOut(BaseModel):

@@ -12,6 +12,7 @@ from agents.specialists.routing import Specialist
 from app.auth import ReviewerOrAdmin
 from app.deps import ServiceDep
 from app.errors import ERROR_RESPONSES
+from app.storable import NO_NUL_NOT_BLANK
 from app.store.models import Review, utcnow
 from graph.outcome import TurnOutcome
 from graph.policy.sla import ClockState, clock_state
@@ -65,7 +66,7 @@ class ReplyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     action: Literal["reply"]
-    text: str = Field(min_length=1, max_length=4000, pattern=r"\S", description="The reply.")
+    text: str = Field(min_length=1, max_length=4000, pattern=NO_NUL_NOT_BLANK, description="The reply.")
 
 
 class RerouteIn(BaseModel):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -17,7 +16,6 @@ from app.store.models import ApiKey, utcnow
 Role = Literal["widget", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 PREFIX = "sr"
-VERIFIED_TTL_S = 30.0
 # Compared against when the key id is unknown, so a miss costs what a hit costs.
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 
@@ -56,10 +54,7 @@ class KeyStore:
 
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
-        # Verified keys for a short while, so a busy widget does not cost a query per request;
-        # a revocation reaches other processes within VERIFIED_TTL_S.
-        self._verified: dict[str, tuple[Principal, float]] = {}
-        # Revoked here while a verification was reading the row: never cache those again.
+        # Revoked by this process, possibly while a verification was reading the row as it was before.
         self._revoked: set[str] = set()
 
     async def create(self, role: Role, name: str) -> IssuedKey:
@@ -72,16 +67,14 @@ class KeyStore:
         return IssuedKey(Principal(key_id, role, name), f"{PREFIX}_{key_id}_{secret}")
 
     async def verify(self, presented: str) -> Principal | None:
-        """The principal of a valid, unrevoked key; None otherwise."""
-        cache_key = _hash(presented)
-        cached = self._verified.get(cache_key)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+        """The principal of a valid, unrevoked key; None otherwise.
+
+        Every request reads the key's row (one primary-key lookup): a key revoked by another worker or
+        by the command line is refused by the very next request, which no per-process cache allows.
+        """
         principal = await self._verify_in_store(presented)
         if principal is not None and principal.key_id in self._revoked:
             return None
-        if principal is not None:
-            self._verified[cache_key] = (principal, time.monotonic() + VERIFIED_TTL_S)
         return principal
 
     async def _verify_in_store(self, presented: str) -> Principal | None:
@@ -114,5 +107,4 @@ class KeyStore:
                 .values(revoked_at=utcnow())
             )
         self._revoked.add(key_id)
-        self._verified = {k: v for k, v in self._verified.items() if v[0].key_id != key_id}
         return bool(result.rowcount)  # type: ignore[attr-defined]
