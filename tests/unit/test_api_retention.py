@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_helpers import CLEAR_TICKET, assert_error, auth, fetch_conversation, new_conversation, post_text
+from api_helpers import (
+    CLEAR_TICKET,
+    assert_error,
+    auth,
+    call,
+    fetch_conversation,
+    new_conversation,
+    post_text,
+    service_of,
+)
 from fastapi.testclient import TestClient
 from lifecycle_helpers import (
     OTHER,
@@ -22,6 +31,9 @@ from lifecycle_helpers import (
     tables_mentioning,
 )
 
+from app.data_removal import ConversationRemover, checkpointer_of
+from app.leases import ConversationLeases
+from app.retention import RetentionPlan, RetentionReport, run_retention
 from app.store.keys import IssuedKey
 from graph.outcome import TurnOutcome
 
@@ -143,3 +155,28 @@ def test_only_admins_run_retention_and_an_age_is_needed(
     assert_error(
         client.post("/v1/retention/run", json={"older_than_days": 9, "mode": "x"}, headers=auth(admin)), 422
     )
+
+
+def test_a_conversation_another_worker_holds_is_skipped_as_busy(
+    client: TestClient, widget: IssuedKey, reviewer: IssuedKey
+) -> None:
+    old = seed_customer(client, widget, reviewer, TARGET, "busymarker")
+    backdate(client, old.answered, OLD_DAYS)
+    service = service_of(client)
+    # The command line's remover: database leases, a short wait.
+    remover = ConversationRemover(
+        service.store,
+        checkpointer_of(service.graph),
+        ConversationLeases(service.store.leases, wait_seconds=0.2),
+    )
+    plan = RetentionPlan(older_than_days=365, mode="delete")
+
+    async def while_another_worker_holds_it() -> RetentionReport:
+        async with ConversationLeases(service.store.leases).hold(old.answered):
+            return await run_retention(remover, plan, "test")
+
+    busy = call(client, while_another_worker_holds_it)
+    assert busy.conversations == 0 and busy.skipped == {"busy": 1}
+    assert checkpoints_of(client, old.answered) > 0 and tables_mentioning(client, "busymarker-name") != []
+    freed = call(client, run_retention, remover, plan, "test")
+    assert freed.conversations == 1 and tables_mentioning(client, "busymarker-name") == []
