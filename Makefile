@@ -27,7 +27,7 @@ LLM_BASE_URL := http://127.0.0.1:$(LLM_PORT)/v1
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: install install-test model index run run-scaled llm run-llm browser test screenshots lint format bench load \
-	eval eval-dev clean
+	chaos eval eval-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -151,6 +151,12 @@ bench: model index
 load: model index
 	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router load --widgets 16 --messages 40 \
 		--report reports/load.json
+
+# Two workers on a fresh database of the local PostgreSQL (dropped afterwards), 32 widgets for 60 s,
+# worker 0 killed with SIGKILL halfway and restarted, then the store audited: about 2 minutes.
+CHAOS_ARGS ?= --widgets 32 --seconds 60
+chaos: model index
+	SUPPORT_ROUTER_DATA_DIR=$(DATA_DIR) $(BIN)/support-router chaos $(CHAOS_ARGS) --report-dir reports/chaos
 
 EVAL_SETS := $(foreach s,tickets multi_intent multi_turn tiers adversarial noisy,--dataset evals/datasets/$(s).jsonl)
 

@@ -1,4 +1,4 @@
-"""The `support-router` command line: serve, route, review, eval, bench, load, triage, kb, keys, policy."""
+"""The `support-router` command line: serving, routing, reviews, evaluation, benchmarks, administration."""
 
 from __future__ import annotations
 
@@ -225,6 +225,45 @@ def load(
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(numbers, indent=2) + "\n")
+
+
+@cli.command()
+@user_errors
+def chaos(
+    widgets: int = typer.Option(32, "--widgets", min=1, max=256, help="Concurrent simulated widgets."),
+    seconds: float = typer.Option(60.0, "--seconds", min=5.0, help="How long the widgets send messages."),
+    kill_at: float = typer.Option(
+        0.5, "--kill-at", min=0.05, max=0.95, help="When worker 0 is killed, as a fraction of --seconds."
+    ),
+    think_ms: float = typer.Option(0, "--think-ms", min=0, help="Mean pause before each message."),
+    lease_seconds: float = typer.Option(
+        30.0, "--lease-seconds", min=1.0, help="The workers' SUPPORT_ROUTER_LEASE_SECONDS."
+    ),
+    postgres: str = typer.Option(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        "--postgres",
+        envvar="SUPPORT_ROUTER_CHAOS_POSTGRES",
+        help="PostgreSQL server: the run creates a database of its own there and drops it afterwards.",
+    ),
+    report_dir: Path = typer.Option(
+        Path("reports/chaos"), "--report-dir", help="Where chaos.json, chaos.md and the workers' logs go."
+    ),
+    triage_model: Path | None = TRIAGE_MODEL,
+) -> None:
+    """Two workers on PostgreSQL under simulated widgets, one killed with SIGKILL and restarted mid-run;
+    then an audit of the store. Exits 1 when the audit finds a lost, duplicated or unanswered message."""
+    from rich.markdown import Markdown
+
+    from evals.chaos import ChaosPlan, render_markdown, run_chaos, write_report
+
+    plan = ChaosPlan(widgets, seconds, kill_at, think_ms, lease_seconds, postgres)
+    with err.status(f"{widgets} widgets for {seconds:g} s against two workers, one killed mid-run"):
+        results = run(run_chaos(settings_with(triage_model), plan, report_dir))
+    numbers, table = write_report(results, report_dir)
+    out.print(Markdown(render_markdown(results)))
+    err.print(f"→ {numbers}, {table}", highlight=False)
+    if not results["ok"]:
+        raise typer.Exit(1)
 
 
 @triage_cli.command("train")

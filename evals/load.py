@@ -34,9 +34,14 @@ class WidgetRun:
     """What one simulated widget saw: the messages it sent, by conversation."""
 
     sent: dict[str, list[str]] = field(default_factory=dict)
+    """Messages the server confirmed (200 or 202), by conversation."""
+    unconfirmed: dict[str, list[str]] = field(default_factory=dict)
+    """Messages given up on without a confirmation: the server may or may not have accepted them."""
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    retries: Counter[str] = field(default_factory=Counter)
+    """Requests sent again with the same Idempotency-Key, by what made them fail."""
 
 
 def free_port() -> int:
@@ -166,19 +171,46 @@ async def widget(
 async def audit(
     client: httpx.AsyncClient, headers: dict[str, str], runs: Sequence[WidgetRun]
 ) -> dict[str, int]:
-    """Every accepted message stored exactly once, and each one answered or handed to a person."""
-    lost = duplicated = unanswered = 0
-    for conversation, sent in (item for run in runs for item in run.sent.items()):
-        transcript = (await client.get(f"/v1/conversations/{conversation}", headers=headers)).json()[
-            "transcript"
-        ]
+    """Every confirmed message stored exactly once, none stored twice, and each one answered or handed
+    to a person exactly once (one reply per turn)."""
+    lost = duplicated = unanswered = duplicated_replies = 0
+    conversations = {conversation for run in runs for conversation in (*run.sent, *run.unconfirmed)}
+    for conversation in sorted(conversations):
+        confirmed = [text for run in runs for text in run.sent.get(conversation, ())]
+        unconfirmed = [text for run in runs for text in run.unconfirmed.get(conversation, ())]
+        response = await client.get(f"/v1/conversations/{conversation}", headers=headers)
+        transcript = response.json()["transcript"]
         stored = [m["text"] for m in transcript if m["role"] == "customer"]
-        for text in set(sent):
+        for text in set(confirmed) | set(unconfirmed):
             count = stored.count(text)
-            lost += max(0, sent.count(text) - count)
-            duplicated += max(0, count - sent.count(text))
+            lost += max(0, confirmed.count(text) - count)
+            duplicated += max(0, count - confirmed.count(text) - unconfirmed.count(text))
         unanswered += sum(m["state"] == "received" for m in transcript if m["role"] == "customer")
-    return {"lost": lost, "duplicated": duplicated, "unanswered": unanswered}
+        replies = Counter(m["turn"] for m in transcript if m["role"] in ("assistant", "reviewer"))
+        duplicated_replies += sum(count - 1 for count in replies.values() if count > 1)
+    return {
+        "lost": lost,
+        "duplicated": duplicated,
+        "unanswered": unanswered,
+        "duplicated_replies": duplicated_replies,
+    }
+
+
+def summary(runs: Sequence[WidgetRun], elapsed: float) -> dict[str, Any]:
+    """Throughput, latency and errors of the widgets' runs over `elapsed` seconds."""
+    latencies = np.asarray([ms for run in runs for ms in run.latencies_ms])
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if latencies.size else (0.0, 0.0, 0.0)
+    accepted = sum(len(sent) for run in runs for sent in run.sent.values())
+    statuses = sum((run.statuses for run in runs), Counter[int]())
+    return {
+        "turns": accepted,
+        "answered": statuses[200],
+        "handed_to_a_person": statuses[202],
+        "errors": sum(len(run.errors) for run in runs),
+        "seconds": round(elapsed, 2),
+        "turns_per_second": round(accepted / elapsed, 1),
+        "latency_ms": {"p50": round(p50, 1), "p95": round(p95, 1), "p99": round(p99, 1)},
+    }
 
 
 async def run_load(settings: Settings, widgets: int, messages: int, think_ms: float = 0) -> dict[str, Any]:
@@ -201,20 +233,10 @@ async def run_load(settings: Settings, widgets: int, messages: int, think_ms: fl
             )
             elapsed = time.perf_counter() - started
             integrity = await audit(client, headers, runs)
-    latencies = np.asarray([ms for run in runs for ms in run.latencies_ms])
-    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-    accepted = sum(len(sent) for run in runs for sent in run.sent.values())
-    statuses = sum((run.statuses for run in runs), Counter[int]())
     return {
         "widgets": widgets,
         "messages_per_widget": messages,
         "think_ms": think_ms,
-        "turns": accepted,
-        "answered": statuses[200],
-        "handed_to_a_person": statuses[202],
-        "errors": sum(len(run.errors) for run in runs),
-        "seconds": round(elapsed, 2),
-        "turns_per_second": round(accepted / elapsed, 1),
-        "latency_ms": {"p50": round(p50, 1), "p95": round(p95, 1), "p99": round(p99, 1)},
+        **summary(runs, elapsed),
         **integrity,
     }
