@@ -12,8 +12,10 @@ from app.errors import error_response
 
 NO_NUL = r"^[^\x00]*$"
 """The pattern of a request string field: anything but the NUL character."""
-NO_NUL_NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
-"""The same, with at least one character that is not white space."""
+# \x1c-\x1f are white space to Python's str.strip(), which the service trims with, but not to the
+# regex engine that checks request fields.
+NO_NUL_NOT_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"
+"""The same, with at least one character that str.strip() keeps: no message is only white space."""
 
 
 class NulInPathIsNotFound:

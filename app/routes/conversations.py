@@ -17,7 +17,7 @@ from app.auth import WidgetOrAdmin
 from app.deps import ServiceDep, VisibleConversation
 from app.errors import ERROR_RESPONSES
 from app.service import MAX_MESSAGE_CHARS, response_status
-from app.storable import NO_NUL
+from app.storable import NO_NUL, NO_NUL_NOT_BLANK
 from app.store.idempotency import Claim
 from graph.outcome import TurnOutcome
 
@@ -58,7 +58,10 @@ class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(
-        min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=NO_NUL, description="The customer's message."
+        min_length=1,
+        max_length=MAX_MESSAGE_CHARS,
+        pattern=NO_NUL_NOT_BLANK,
+        description="The customer's message: not only white space.",
     )
 
 

@@ -48,6 +48,15 @@ MORE_ROUTES: dict[str, Route] = {
 MORE_EXPECTED: dict[str, dict[str, int]] = {
     name: {"widget": 403, "other_widget": 403, "reviewer": 200, "admin": 200} for name in MORE_ROUTES
 }
+# Data removal is for admins; the admin calls name nobody (404) or only count what would go.
+MORE_ROUTES |= {
+    "erase_customer": Route("POST", "/v1/customers/no-such-customer/erase"),
+    "run_retention": Route("POST", "/v1/retention/run", json={"older_than_days": 3650, "dry_run": True}),
+}
+MORE_EXPECTED |= {
+    "erase_customer": {"widget": 403, "other_widget": 403, "reviewer": 403, "admin": 404},
+    "run_retention": {"widget": 403, "other_widget": 403, "reviewer": 403, "admin": 200},
+}
 ALL_ROUTES = ROUTES | MORE_ROUTES
 ALL_EXPECTED = EXPECTED | MORE_EXPECTED
 ROLE_OF: dict[str, Role] = {
@@ -207,6 +216,7 @@ def template_of(path: str) -> str:
         "/v1/reviews/{review}": "/v1/reviews/{review_id}",
         "/v1/reviews/no-such-review": "/v1/reviews/{review_id}",
         "/v1/customers/cus_vip": "/v1/customers/{customer_id}",
+        "/v1/customers/no-such-customer": "/v1/customers/{customer_id}",
         "/v1/policies/1": "/v1/policies/{version}",
         "/v1/policies/999": "/v1/policies/{version}",
         "/v1/keys/{key}": "/v1/keys/{key_id}",
