@@ -17,9 +17,8 @@ from server_process import stop_process_group
 
 from app.settings import Settings
 from evals.load import free_port
-from knowledge.articles import DEFAULT_ARTICLES_DIR, load_articles
 from knowledge.embedding import MiniLMEmbedder
-from knowledge.store import KnowledgeBase, open_client
+from knowledge.store import COLLECTION, KnowledgeBase, open_client
 
 CHROMA = Path(sys.executable).parent / "chroma"
 QUESTION = "How do I reset my password?"
@@ -55,14 +54,27 @@ class ChromaServer:
 
 
 @pytest.fixture(scope="module")
-def chroma(tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMEmbedder) -> Iterator[ChromaServer]:
+def chroma(
+    tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMEmbedder, index_dir: Path
+) -> Iterator[ChromaServer]:
     scratch = tmp_path_factory.mktemp("chroma-faults")
     server = ChromaServer(scratch / "index", scratch / "chroma.log")
     server.start()
     try:
-        KnowledgeBase(open_client(scratch / "unused", server.url), embedder).ingest(
-            load_articles(DEFAULT_ARTICLES_DIR)
+        # The session's index copied over as is: embedding every article again would take minutes.
+        served = KnowledgeBase(open_client(scratch / "unused", server.url), embedder)
+        entries = (
+            open_client(index_dir)
+            .get_collection(COLLECTION)
+            .get(include=["embeddings", "documents", "metadatas"])
         )
+        served._collection.add(
+            ids=entries["ids"],
+            embeddings=entries["embeddings"],
+            documents=entries["documents"],
+            metadatas=entries["metadatas"],
+        )
+        assert served.count() == KnowledgeBase(open_client(index_dir), embedder).count()
         yield server
     finally:
         server.stop()
