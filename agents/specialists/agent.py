@@ -90,12 +90,14 @@ async def run_specialist(
     text: str,
     history: Sequence[str],
     passages: Sequence[RetrievedPassage],
+    turn_key: str,
 ) -> AgentAnswer:
     """Call tools (natively or by a plan, as the endpoint is configured), answer, then check the answer.
 
+    `turn_key` names the conversation's turn: a tool with an effect has it once per turn.
     Raises LLMUnavailable when the model cannot be asked; the caller degrades.
     """
-    tools = tools_for(name, business, customer_id)
+    tools = tools_for(name, business, customer_id, turn_key)
     prompt = system_prompt(name, tools)
     opening: list[AnyMessage] = [
         SystemMessage(content=prompt),

@@ -75,7 +75,7 @@ async def _checklist(symptom: Symptom) -> list[str]:
     return CHECKLISTS[symptom]
 
 
-def _billing(business: BusinessData, customer: str) -> list[BaseTool]:
+def _billing(business: BusinessData, customer: str, turn_key: str) -> list[BaseTool]:
     async def invoices(limit: int = 5) -> Any:
         return await business.invoices(customer, limit)
 
@@ -97,12 +97,13 @@ def _billing(business: BusinessData, customer: str) -> list[BaseTool]:
     ]
 
 
-def _access(business: BusinessData, customer: str) -> list[BaseTool]:
+def _access(business: BusinessData, customer: str, turn_key: str) -> list[BaseTool]:
     async def status() -> Any:
         return await business.account_status(customer)
 
     async def reset_link() -> Any:
-        return await business.password_reset_link(customer)
+        # One link per turn: the turn run again after a crash gets the link it sent, not a second one.
+        return await business.password_reset_link(customer, f"{turn_key}:send_password_reset_link")
 
     return [
         _tool(
@@ -118,7 +119,7 @@ def _access(business: BusinessData, customer: str) -> list[BaseTool]:
     ]
 
 
-def _technical(business: BusinessData, customer: str) -> list[BaseTool]:
+def _technical(business: BusinessData, customer: str, turn_key: str) -> list[BaseTool]:
     async def status() -> Any:
         return await business.service_status()
 
@@ -136,7 +137,7 @@ def _technical(business: BusinessData, customer: str) -> list[BaseTool]:
     ]
 
 
-def _refunds(business: BusinessData, customer: str) -> list[BaseTool]:
+def _refunds(business: BusinessData, customer: str, turn_key: str) -> list[BaseTool]:
     async def orders(limit: int = 10) -> Any:
         return await business.orders(customer, limit)
 
@@ -159,7 +160,7 @@ def _refunds(business: BusinessData, customer: str) -> list[BaseTool]:
     ]
 
 
-_CUSTOMER_TOOLS: dict[Specialist, Callable[[BusinessData, str], list[BaseTool]]] = {
+_CUSTOMER_TOOLS: dict[Specialist, Callable[[BusinessData, str, str], list[BaseTool]]] = {
     "billing": _billing,
     "access": _access,
     "technical": _technical,
@@ -168,9 +169,10 @@ _CUSTOMER_TOOLS: dict[Specialist, Callable[[BusinessData, str], list[BaseTool]]]
 
 
 def tools_for(
-    specialist: Specialist, business: BusinessData | None, customer_id: str | None
+    specialist: Specialist, business: BusinessData | None, customer_id: str | None, turn_key: str
 ) -> list[BaseTool]:
-    """The tools `specialist` may use this turn, every lookup scoped to `customer_id`.
+    """The tools `specialist` may use this turn, every lookup scoped to `customer_id`; a tool that does
+    something (sends a reset link) does it once per `turn_key` (the conversation and turn).
 
     The customer comes from the conversation, never from the model: no tool takes a customer argument.
     """
@@ -180,4 +182,4 @@ def tools_for(
     build = _CUSTOMER_TOOLS.get(specialist)
     if build is None or business is None or customer_id is None:
         return tools
-    return tools + build(business, customer_id)
+    return tools + build(business, customer_id, turn_key)

@@ -196,8 +196,9 @@ class BusinessData(Protocol):
         """Sign-in state and two-factor setup, or None for an unknown customer."""
         ...
 
-    async def password_reset_link(self, customer_id: str) -> PasswordReset:
-        """Send a reset link to the address on file; only the masked address is returned."""
+    async def password_reset_link(self, customer_id: str, idempotency_key: str) -> PasswordReset:
+        """Send a reset link to the address on file; only the masked address is returned. The same key
+        returns the link already sent and sends none."""
         ...
 
     async def orders(self, customer_id: str, limit: int = 10) -> list[Order]:

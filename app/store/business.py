@@ -137,21 +137,38 @@ class BusinessStore:
             email_masked=mask_email(row.email),
         )
 
-    async def password_reset_link(self, customer_id: str) -> PasswordReset:
-        """Record a reset link sent to the address on file; only the masked address leaves the store."""
-        async with self._sessions.begin() as session:
-            security = await session.get(AccountSecurityRow, customer_id)
-            if security is None:
-                return PasswordReset(sent=False, sent_to=None, expires_at=None)
-            now = utcnow()
-            reset = PasswordResetRow(
-                customer_id=customer_id,
-                sent_to=mask_email(security.email),
-                created_at=now,
-                expires_at=now + RESET_LINK_LIFETIME,
-            )
-            session.add(reset)
-        return PasswordReset(sent=True, sent_to=reset.sent_to, expires_at=reset.expires_at.isoformat())
+    async def password_reset_link(self, customer_id: str, idempotency_key: str) -> PasswordReset:
+        """Record a reset link sent to the address on file; only the masked address leaves the store.
+
+        The key is unique (the turn's, see graph/nodes/specialist.py): the same key returns the link
+        already sent and sends none, so a turn run again after a crash does not email a second link.
+        """
+        _check_key(idempotency_key)
+        try:
+            async with self._sessions.begin() as session:
+                sent = await _sent_reset(session, customer_id, idempotency_key)
+                if sent is not None:
+                    return _reset(sent)
+                security = await session.get(AccountSecurityRow, customer_id)
+                if security is None:
+                    return PasswordReset(sent=False, sent_to=None, expires_at=None)
+                now = utcnow()
+                reset = PasswordResetRow(
+                    customer_id=customer_id,
+                    sent_to=mask_email(security.email),
+                    created_at=now,
+                    expires_at=now + RESET_LINK_LIFETIME,
+                    idempotency_key=idempotency_key,
+                )
+                session.add(reset)
+        except IntegrityError:
+            # Another call with this key committed first; ours was rolled back: answer with its link.
+            async with self._sessions() as session:
+                sent = await _sent_reset(session, customer_id, idempotency_key)
+            if sent is None:
+                raise
+            return _reset(sent)
+        return _reset(reset)
 
     async def orders(self, customer_id: str, limit: int = 10) -> list[Order]:
         """The most recent Market orders, newest first."""
@@ -218,8 +235,7 @@ class BusinessStore:
         The change and its result row commit together, and the key is unique, so a re-run node or a
         racing second call finds the stored result instead of acting twice.
         """
-        if not idempotency_key or len(idempotency_key) > MAX_KEY_CHARS:
-            raise ValueError(f"an idempotency key must have 1 to {MAX_KEY_CHARS} characters")
+        _check_key(idempotency_key)
         try:
             async with self._sessions.begin() as session:
                 stored = await _stored(session, idempotency_key)
@@ -302,6 +318,25 @@ def _demo_seed(count: int) -> tuple[tuple[Table, tuple[dict[str, Any], ...]], ..
         (table, tuple({column.key: getattr(row, column.key) for column in table.columns} for row in rows))
         for table, rows in portfolio.tables()
     )
+
+
+def _check_key(idempotency_key: str) -> None:
+    if not idempotency_key or len(idempotency_key) > MAX_KEY_CHARS:
+        raise ValueError(f"an idempotency key must have 1 to {MAX_KEY_CHARS} characters")
+
+
+async def _sent_reset(
+    session: AsyncSession, customer_id: str, idempotency_key: str
+) -> PasswordResetRow | None:
+    query = select(PasswordResetRow).where(PasswordResetRow.idempotency_key == idempotency_key)
+    sent = cast(PasswordResetRow | None, await session.scalar(query))
+    if sent is not None and sent.customer_id != customer_id:
+        raise ValueError("this idempotency key was already used for another customer's reset link")
+    return sent
+
+
+def _reset(row: PasswordResetRow) -> PasswordReset:
+    return PasswordReset(sent=True, sent_to=row.sent_to, expires_at=row.expires_at.isoformat())
 
 
 def _bounded(limit: int) -> int:

@@ -164,6 +164,8 @@ class PasswordResetRow(Base):
     sent_to: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    """One per conversation turn: a turn run again after a crash finds its link instead of sending another."""
 
 
 class ServiceComponentRow(Base):

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
@@ -127,6 +128,7 @@ async def _agent_turn(
             state.text,
             state.earlier_messages(),
             passages,
+            turn_key=_turn_key(state),
         )
     except LLMUnavailable as error:
         meter.fallbacks.append(error.reason)
@@ -139,6 +141,12 @@ async def _agent_turn(
         unavailable = _agent_reason(answer)
     extra |= {"llm_usage": meter.add_to(state.llm_usage), "llm_tokens": state.llm_tokens + meter.tokens}
     return _finish(state, name, passages, draft, unavailable, extra)
+
+
+def _turn_key(state: State) -> str:
+    """The conversation and turn, which a tool's effect is keyed by (escalate keys approved actions alike)."""
+    conversation_id = get_config().get("configurable", {}).get("thread_id", "")
+    return f"{conversation_id}:{state.turn}"
 
 
 def _needs_action(state: State, name: Specialist) -> bool:

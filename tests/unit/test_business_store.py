@@ -248,7 +248,7 @@ async def test_unknown_customers_get_nothing(store: AppStore) -> None:
     assert await business.payment_methods("cus_nobody") == []
     assert await business.plan("cus_nobody") is None
     assert await business.account_status("cus_nobody") is None
-    assert await business.password_reset_link("cus_nobody") == {
+    assert await business.password_reset_link("cus_nobody", "c1:1:reset") == {
         "sent": False,
         "sent_to": None,
         "expires_at": None,
@@ -259,7 +259,7 @@ async def test_unknown_customers_get_nothing(store: AppStore) -> None:
 
 async def test_password_reset_link_is_recorded_and_masked(store: AppStore) -> None:
     before = datetime.now(UTC)
-    reset = await store.business.password_reset_link(VIP_ID)
+    reset = await store.business.password_reset_link(VIP_ID, "c1:1:reset")
     assert (reset["sent"], reset["sent_to"]) == (True, "i***@n***.example")
     assert reset["expires_at"] is not None
     lifetime = datetime.fromisoformat(reset["expires_at"]) - before
@@ -270,6 +270,21 @@ async def test_password_reset_link_is_recorded_and_masked(store: AppStore) -> No
         ).all()
     assert [tuple(row) for row in rows] == [(VIP_ID, "i***@n***.example")]
     assert "northwind" not in json.dumps(reset)
+
+
+async def test_a_reset_link_is_sent_once_per_key_even_when_asked_again_or_at_once(store: AppStore) -> None:
+    first = await store.business.password_reset_link(VIP_ID, "c1:1:reset")
+    again, racing = await asyncio.gather(
+        store.business.password_reset_link(VIP_ID, "c1:1:reset"),
+        store.business.password_reset_link(VIP_ID, "c1:1:reset"),
+    )
+    later_turn = await store.business.password_reset_link(VIP_ID, "c1:2:reset")
+    assert first == again == racing and later_turn["expires_at"] != first["expires_at"]
+    async with store.engine.connect() as connection:
+        keys = (await connection.execute(select(PasswordResetRow.idempotency_key))).scalars().all()
+    assert sorted(keys) == ["c1:1:reset", "c1:2:reset"]
+    with pytest.raises(ValueError, match="another customer"):
+        await store.business.password_reset_link(FREE_ID, "c1:1:reset")
 
 
 def test_mask_email() -> None:

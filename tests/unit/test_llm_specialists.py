@@ -6,13 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from llm_fakes import ScriptedModels, as_json, call, llm_config, llm_runtime, say
+from sqlalchemy import select
 
 from agents.llm.config import Endpoint
+from app.store.business_models import PasswordResetRow
 from app.store.portfolio import FREE_ID, VIP_ID
 from app.store.store import AppStore
-from graph.builder import RouterGraph
+from graph.builder import RouterGraph, compile_graph
 from graph.context import Context
 
 ContextFactory = Callable[..., Context]
@@ -73,6 +76,22 @@ async def test_an_argument_smuggled_into_a_tool_without_parameters_is_refused(
         {"name": "account_status", "arguments": {"customer_id": VIP_ID}, "ok": False}
     ]
     assert "Extra inputs are not permitted" in prompts_text(models, "access")
+
+
+async def test_a_turn_run_again_after_a_crash_sends_no_second_reset_link(
+    make_context: ContextFactory, demo_store: AppStore
+) -> None:
+    reset = [call("send_password_reset_link"), say("I have emailed you a reset link.")]
+    models = ScriptedModels(access=reset + reset)
+    context = make_context(llm=llm_runtime(models), business=demo_store.business, customer_id=FREE_ID)
+    # The same turn of the same conversation twice: the first run's checkpoint was never saved.
+    for _ in range(2):
+        await compile_graph(InMemorySaver()).ainvoke(
+            {"text": "Send me a password reset link"}, config("t"), context=context
+        )
+    async with demo_store.engine.connect() as connection:
+        sent = (await connection.execute(select(PasswordResetRow.idempotency_key))).scalars().all()
+    assert sent == ["t:1:send_password_reset_link"]
 
 
 async def test_a_refund_is_proposed_approved_and_executed_exactly_once_even_when_the_node_reruns(
