@@ -73,8 +73,10 @@ def serve(
 
     settings = settings_with(triage_model)
     host, port = host or settings.host, port or settings.port
+    # h11 bounds the request head it buffers; httptools, uvicorn's default when installed, does not.
+    http: dict[str, Any] = {"http": "h11", "h11_max_incomplete_event_size": settings.max_header_bytes}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port)
+        uvicorn.run(create_app(settings), host=host, port=port, **http)
         return
     if not is_postgres(settings.store_url):
         raise InputError("several workers share one database: set SUPPORT_ROUTER_DATABASE_URL=postgresql://…")
@@ -82,7 +84,7 @@ def serve(
         err.print("warning: the workers share one index directory; a Chroma server (CHROMA_URL) is safer")
     if triage_model is not None:  # each worker builds its app from the environment
         os.environ["SUPPORT_ROUTER_TRIAGE_MODEL"] = str(triage_model)
-    uvicorn.run("app.api:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run("app.api:create_app", factory=True, host=host, port=port, workers=workers, **http)
 
 
 @cli.command()

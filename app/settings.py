@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         default="50/second;1000/minute", description="Per-key request limit (limits' notation)."
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="Largest request line and headers accepted (400 beyond): a client cannot make a worker "
+        "buffer an endless header.",
+    )
     embedding_threads: int = Field(
         default=1, ge=1, le=64, description="onnxruntime threads per embedding forward pass."
     )
