@@ -104,7 +104,6 @@ async def _evaluate(
     limit: int | None,
     langsmith: bool,
 ) -> dict[str, Any]:
-    from agents.toolkit import Toolkit
     from app.cli_policy import policy_set_for
     from app.service import open_llm
     from evals.output import write_run
@@ -115,12 +114,7 @@ async def _evaluate(
     llm = open_llm(settings) if mode is Mode.llm else None
     if mode is Mode.llm and llm is None:
         raise InputError("--mode llm needs a model: set SUPPORT_ROUTER_LLM_MODEL (and _BASE_URL)")
-    toolkit = Toolkit.load(
-        settings.triage_model,
-        settings.index_dir,
-        threads=settings.embedding_threads,
-        chroma_url=settings.chroma_url,
-    )
+    toolkit = settings.load_toolkit()
     policies = await policy_set_for(policy)
     started_at, started = datetime.now(UTC), time.perf_counter()
     async with open_setup(settings, toolkit, policies, llm, DEMO_ARRIVAL) as setup:

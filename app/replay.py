@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from agents.specialists.routing import SPECIALIST_FOR
-from agents.toolkit import Toolkit
 from agents.triage.dataset import read_tickets
 from app.settings import Settings
 from app.store.audit import AuditLog
@@ -88,12 +87,7 @@ async def replay_dataset(
 ) -> tuple[int, list[ReplayChange]]:
     """Classify each evaluation ticket once and decide it under both versions, at one shared instant."""
     tickets = read_tickets(path)[:limit]
-    toolkit = Toolkit.load(
-        settings.triage_model,
-        settings.index_dir,
-        threads=settings.embedding_threads,
-        chroma_url=settings.chroma_url,
-    )
+    toolkit = settings.load_toolkit()
     vectors = toolkit.embedder.embed([t.text for t in tickets])
     at = datetime.now(UTC)
     changes: list[ReplayChange] = []

@@ -631,12 +631,8 @@ async def open_service(
 
     `models` replaces the chat models of LLM mode (tests pass scripted fakes); it needs `llm_model` set.
     """
-    toolkit = toolkit or Toolkit.load(
-        settings.triage_model,
-        settings.index_dir,
-        threads=settings.embedding_threads,
-        chroma_url=settings.chroma_url,
-    )
+    toolkit = toolkit or settings.load_toolkit()
+    toolkit.knowledge.load_copy()
     if toolkit.knowledge.count() == 0:
         where = settings.chroma_url or settings.index_dir
         raise IndexMissingError(f"the knowledge index in {where} is empty; run `support-router kb ingest`")

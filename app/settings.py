@@ -26,6 +26,8 @@ from graph.context import Context
 from graph.customers import CustomerDirectory
 from graph.policy.deployment import PolicySet, default_policy_set
 from knowledge.articles import DEFAULT_ARTICLES_DIR
+from knowledge.embedding import MiniLMEmbedder
+from knowledge.store import MEMORY_MAX_ENTRIES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TRIAGE_MODEL = PROJECT_ROOT / "build" / "triage-head"
@@ -150,6 +152,23 @@ class Settings(BaseSettings):
         description="anonymise (keep the structure and decisions for the dashboards, drop every text and "
         "personal detail) or delete (everything but the redacted audit records).",
     )
+    index_memory_max_entries: int = Field(
+        default=MEMORY_MAX_ENTRIES,
+        ge=0,
+        description="A knowledge index of up to this many entries is searched exactly in memory, and keeps "
+        "answering while a Chroma server is away; a larger one (or 0) is searched by Chroma.",
+    )
+
+    def load_toolkit(self, embedder: MiniLMEmbedder | None = None) -> Toolkit:
+        """The triage head, the embedder (`embedder` when given) and the knowledge index these name."""
+        return Toolkit.load(
+            self.triage_model,
+            self.index_dir,
+            embedder=embedder,
+            threads=self.embedding_threads,
+            chroma_url=self.chroma_url,
+            memory_max_entries=self.index_memory_max_entries,
+        )
 
     @property
     def index_dir(self) -> Path:

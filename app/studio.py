@@ -34,12 +34,7 @@ def studio_settings() -> Settings:
 def studio_toolkit() -> Toolkit:
     """The embedder, triage head and knowledge index the settings name, loaded once."""
     settings = studio_settings()
-    return Toolkit.load(
-        settings.triage_model,
-        settings.index_dir,
-        threads=settings.embedding_threads,
-        chroma_url=settings.chroma_url,
-    )
+    return settings.load_toolkit()
 
 
 @cache

@@ -357,9 +357,7 @@ async def interleaved(
 
 async def run_in_process(settings: Settings, budget: Budget) -> dict[str, Any]:
     """Every in-process measurement on the same texts, and the real turn against its floor."""
-    toolkit = Toolkit.load(
-        settings.triage_model, settings.index_dir, embedder=TimedEmbedder(), chroma_url=settings.chroma_url
-    )
+    toolkit = settings.load_toolkit(embedder=TimedEmbedder())
     texts = sample_texts(min(TEXT_POOL, budget.max_turns))
     rows = {POLICY: summarize(time_each(texts, policy_evaluation(toolkit, texts), budget))}
     context = settings.context(toolkit)

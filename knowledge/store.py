@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import chromadb
 import httpx
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 
 from knowledge.articles import Article, Domain, Passage
-from knowledge.embedding import ChromaEmbedding, MiniLMEmbedder, Vector
+from knowledge.embedding import DIMENSION, ChromaEmbedding, MiniLMEmbedder, Vector
 
 COLLECTION = "articles"
 ProgressCallback = Callable[[int, int], None]
 EMBED_CHUNK = 32
 # Bump when the entries written per article change, so `kb ingest` rebuilds them.
 INDEX_FORMAT = 3
+VERSION_KEY = "index_version"
+"""Collection metadata that every ingestion changes, so a worker can tell its in-memory copy is stale."""
+MEMORY_MAX_ENTRIES = 50_000
+"""Up to this many entries the index is searched exactly in memory: a query costs tens of microseconds
+instead of milliseconds, and answers keep coming while a Chroma server is away. A larger index is
+searched by Chroma itself (HNSW)."""
+REFRESH_SECONDS = 30.0
+"""How often a worker asks the collection whether an ingestion changed it."""
+
+log = logging.getLogger(__name__)
 
 
 class IndexMissingError(RuntimeError):
@@ -53,6 +69,41 @@ class Hit:
     index: int
     text: str
     distance: float
+
+
+@dataclass(frozen=True)
+class IndexCopy:
+    """Every entry of the collection in memory: unit vectors, texts and metadata, searched exactly."""
+
+    vectors: np.ndarray
+    """(entries, dimension) float32, unit length."""
+    documents: list[str]
+    metadatas: list[Mapping[str, Any]]
+    rows_by_domain: dict[str, np.ndarray]
+    version: str | None
+    """The collection's `index_version` when it was read."""
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any], version: str | None) -> IndexCopy:
+        """From a collection `get` with embeddings, documents and metadatas."""
+        metadatas = list(stored["metadatas"] or [])
+        domains = np.array([str(meta["domain"]) for meta in metadatas])
+        return cls(
+            vectors=np.asarray(stored["embeddings"], dtype=np.float32).reshape(len(metadatas), DIMENSION),
+            documents=[str(doc) for doc in stored["documents"] or []],
+            metadatas=metadatas,
+            rows_by_domain={str(domain): np.flatnonzero(domains == domain) for domain in set(domains)},
+            version=version,
+        )
+
+    def nearest(self, vector: Vector, domain: str, n: int) -> list[tuple[str, Mapping[str, Any], float]]:
+        """The `n` entries of `domain` nearest to `vector`, as (text, metadata, cosine distance)."""
+        rows = self.rows_by_domain.get(domain)
+        if rows is None or n <= 0:
+            return []
+        distances = 1.0 - self.vectors[rows] @ np.asarray(vector, dtype=np.float32)
+        nearest = np.argsort(distances, kind="stable")[:n]
+        return [(self.documents[rows[i]], self.metadatas[rows[i]], float(distances[i])) for i in nearest]
 
 
 @dataclass
@@ -117,9 +168,20 @@ def open_client(path: Path, server_url: str | None = None) -> ClientAPI:
 
 
 class KnowledgeBase:
-    """Passages of help-centre articles with the same MiniLM vectors triage uses."""
+    """Passages of help-centre articles with the same MiniLM vectors triage uses.
 
-    def __init__(self, client: ClientAPI, embedder: MiniLMEmbedder) -> None:
+    Searches run on an in-memory copy of the collection while it holds at most `memory_max_entries`
+    entries (`IndexCopy`), refreshed when an ingestion changes the collection; larger indexes are
+    searched by Chroma.
+    """
+
+    def __init__(
+        self,
+        client: ClientAPI,
+        embedder: MiniLMEmbedder,
+        memory_max_entries: int = MEMORY_MAX_ENTRIES,
+        refresh_seconds: float = REFRESH_SECONDS,
+    ) -> None:
         self.client = client
         """The Chroma client, for whoever needs to look beyond the articles (an erasure does)."""
         self._embedder = embedder
@@ -128,6 +190,21 @@ class KnowledgeBase:
             embedding_function=ChromaEmbedding(embedder),  # type: ignore[arg-type]
             configuration={"hnsw": {"space": "cosine"}},
         )
+        self._memory_max_entries = memory_max_entries
+        self._refresh_seconds = refresh_seconds
+        self._copy: IndexCopy | None = None
+        self._checked_at = float("-inf")
+        self._loading = threading.Lock()
+
+    def load_copy(self) -> None:
+        """Read the in-memory copy now rather than at the first search (a start-up does)."""
+        self._current_copy()
+
+    @property
+    def in_memory(self) -> int:
+        """How many entries the in-memory copy holds (0 when searches go to Chroma)."""
+        copy = self._copy
+        return len(copy.documents) if copy is not None else 0
 
     def count(self) -> int:
         """How many passages are indexed (title entries aside)."""
@@ -150,6 +227,10 @@ class KnowledgeBase:
         for article_id in report.removed + report.updated:
             self._collection.delete(where={"article_id": article_id})
         self._add(stale + fresh, on_progress)
+        if report.added or report.updated or report.removed:
+            with _server_reachable():
+                self._collection.modify(metadata={VERSION_KEY: uuid.uuid4().hex})
+        self._checked_at = float("-inf")  # this process's next search reads the new version
         report.passages = self.count()
         return report
 
@@ -178,20 +259,13 @@ class KnowledgeBase:
     def search(self, vector: Vector, domain: Domain, k: int = 4, exclude: Sequence[str] = ()) -> list[Hit]:
         """The `k` nearest passages of one domain, nearest first, skipping passage ids in `exclude`."""
         # Excluded passages and title entries are dropped after the query; asking for more keeps `k`.
-        with _server_reachable():
-            result = self._collection.query(
-                query_embeddings=[vector],
-                n_results=2 * (k + len(exclude)),
-                where={"domain": domain},
-                include=["documents", "metadatas", "distances"],
-            )
+        wanted = 2 * (k + len(exclude))
+        copy = self._current_copy()
+        found = (
+            copy.nearest(vector, domain, wanted) if copy is not None else self._query(vector, domain, wanted)
+        )
         hits: dict[str, Hit] = {}
-        for doc, meta, dist in zip(
-            (result["documents"] or [[]])[0],
-            (result["metadatas"] or [[]])[0],
-            (result["distances"] or [[]])[0],
-            strict=True,
-        ):
+        for doc, meta, dist in found:
             passage_id = str(meta["passage_id"])
             if passage_id in exclude or passage_id in hits:
                 continue  # a title entry and its first paragraph are one passage
@@ -201,8 +275,57 @@ class KnowledgeBase:
                 title=str(meta["title"]),
                 url=str(meta["url"]),
                 domain=str(meta["domain"]),
-                index=int(meta["index"]),  # type: ignore[arg-type]
+                index=int(meta["index"]),
                 text=doc,
                 distance=float(dist),
             )
         return list(hits.values())[:k]
+
+    def _query(self, vector: Vector, domain: Domain, n: int) -> list[tuple[str, Mapping[str, Any], float]]:
+        with _server_reachable():
+            result = self._collection.query(
+                query_embeddings=[vector],
+                n_results=n,
+                where={"domain": domain},
+                include=["documents", "metadatas", "distances"],
+            )
+        return list(
+            zip(
+                (result["documents"] or [[]])[0],
+                (result["metadatas"] or [[]])[0],
+                (result["distances"] or [[]])[0],
+                strict=True,
+            )
+        )
+
+    def _current_copy(self) -> IndexCopy | None:
+        """The in-memory copy, read again when the collection's version moved; None for a large index.
+
+        While Chroma cannot be asked, the copy it last gave keeps serving; with no copy yet, the
+        failure is the caller's (KnowledgeUnavailable).
+        """
+        if time.monotonic() - self._checked_at < self._refresh_seconds:
+            return self._copy
+        with self._loading:  # one reader at a time; the others wait and see its copy
+            if time.monotonic() - self._checked_at < self._refresh_seconds:
+                return self._copy
+            try:
+                self._copy = self._read_copy(self._copy)
+            except KnowledgeUnavailable as error:
+                if self._copy is None:
+                    raise
+                log.warning(
+                    "serving the in-memory knowledge index; could not check it for changes: %s", error
+                )
+            self._checked_at = time.monotonic()
+        return self._copy
+
+    def _read_copy(self, current: IndexCopy | None) -> IndexCopy | None:
+        with _server_reachable():
+            version = (self.client.get_collection(COLLECTION).metadata or {}).get(VERSION_KEY)
+            if current is not None and current.version == version:
+                return current
+            if self._collection.count() > self._memory_max_entries:
+                return None
+            stored = self._collection.get(include=["embeddings", "documents", "metadatas"])
+        return IndexCopy.of(stored, str(version) if version is not None else None)

@@ -1,5 +1,9 @@
-"""The Chroma server stopped under load and started again: clear 503s naming the knowledge index, a
-/readyz that says so, every accepted message answered once it is back, and no restart of the worker."""
+"""The Chroma server stopped under load and started again, with no restart of the worker.
+
+A worker that searches its in-memory copy of the index (the default for an index of this size) keeps
+answering with citations and reports the server as degraded; one that searches Chroma itself gives clear
+503s naming the knowledge index, a /readyz that says so, and answers every accepted message once it is
+back."""
 
 from __future__ import annotations
 
@@ -90,9 +94,47 @@ def router(
     stop(router)
 
 
-async def test_chroma_down_mid_load_is_a_503_and_recovers_without_losing_a_message(
+@pytest.fixture(scope="module")
+def chroma_only_router(
+    chroma: ChromaServer, make_settings: Callable[[Path], Settings], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Router]:
+    scratch = tmp_path_factory.mktemp("chroma-only-router")
+    settings = make_settings(scratch / "data")
+    router = start(settings, scratch / "server.log", chroma_url=chroma.url, index_memory_max_entries="0")
+    yield router
+    stop(router)
+
+
+async def test_chroma_down_mid_load_is_answered_from_the_in_memory_copy(
     chroma: ChromaServer, router: Router
 ) -> None:
+    async with router.client() as client:
+        widgets = Widgets(client)
+        done = asyncio.Event()
+        load = asyncio.gather(*(widgets.run(n, 12, done, QUESTION) for n in range(4)))
+        try:
+            await eventually(lambda: _has_accepted(widgets, 4), "some turns before the fault")
+            chroma.stop()
+            await eventually(lambda: _index_reported(client, "degraded"), "/readyz: the index is degraded")
+            before = len(widgets.statuses)
+            await eventually(lambda: _seen(widgets, before + 8), "the widgets keep getting answers")
+            during = await post(client, await _conversation(client), QUESTION)
+            assert during.status_code == 200 and during.json()["citations"], during.text
+            chroma.start()
+            await eventually(lambda: _index_reported(client, "ok"), "/readyz: the index is ok again")
+        finally:
+            done.set()
+            await load
+        assert not widgets.bad, widgets.bad
+        assert 503 not in widgets.statuses
+        await audit(client, widgets)
+    assert router.process.poll() is None
+
+
+async def test_chroma_down_mid_load_is_a_503_and_recovers_without_losing_a_message(
+    chroma: ChromaServer, chroma_only_router: Router
+) -> None:
+    router = chroma_only_router
     async with router.client() as client:
         widgets = Widgets(client)
         done = asyncio.Event()
@@ -142,3 +184,8 @@ async def _seen(widgets: Widgets, count: int) -> bool:
 
 async def _ready(client: httpx.AsyncClient) -> bool:
     return (await client.get("/readyz")).status_code == 200
+
+
+async def _index_reported(client: httpx.AsyncClient, state: str) -> bool:
+    ready = await client.get("/readyz")
+    return ready.status_code == 200 and ready.json()["checks"]["knowledge_index"].startswith(state)

@@ -349,6 +349,8 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
         "/v1/reviews/{review_id}/resolve",
         "/v1/conversations/{conversation_id}/audit",
         "/v1/customers/{customer_id}",
+        "/v1/customers/{customer_id}/erase",
+        "/v1/retention/run",
         "/v1/policies",
         "/v1/policies/metrics",
         "/v1/policies/{version}",

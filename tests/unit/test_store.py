@@ -1,4 +1,5 @@
-"""KnowledgeBase: idempotent ingestion into a fresh Chroma dir, and domain-filtered nearest-first search."""
+"""KnowledgeBase: idempotent ingestion into a fresh Chroma dir, and domain-filtered nearest-first search,
+both in memory (the default) and by Chroma (an index too large for memory)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.articles import Article, load_articles
+from knowledge.articles import DEFAULT_ARTICLES_DIR, Article, load_articles
 from knowledge.embedding import MiniLMEmbedder
-from knowledge.store import KnowledgeBase, open_client
+from knowledge.store import MEMORY_MAX_ENTRIES, KnowledgeBase, open_client
 
 ARTICLES = {
     "billing/fees.md": (
@@ -59,9 +60,14 @@ def articles_dir(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def knowledge(tmp_path: Path, embedder: MiniLMEmbedder) -> KnowledgeBase:
-    return KnowledgeBase(open_client(tmp_path / "chroma"), embedder)
+SEARCHED_BY = {"memory": MEMORY_MAX_ENTRIES, "chroma": 0}
+
+
+@pytest.fixture(params=sorted(SEARCHED_BY))
+def knowledge(request: pytest.FixtureRequest, tmp_path: Path, embedder: MiniLMEmbedder) -> KnowledgeBase:
+    return KnowledgeBase(
+        open_client(tmp_path / "chroma"), embedder, memory_max_entries=SEARCHED_BY[request.param]
+    )
 
 
 def test_ingest_is_idempotent_and_tracks_changes(
@@ -177,3 +183,43 @@ def test_count_is_the_number_of_passages(articles_dir: Path, knowledge: Knowledg
     articles = load_articles(articles_dir)
     report = knowledge.ingest(articles)
     assert report.passages == knowledge.count() == sum(len(a.passages()) for a in articles)
+
+
+def test_in_memory_search_finds_what_chroma_finds(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    in_memory = KnowledgeBase(open_client(tmp_path / "chroma"), embedder)
+    in_memory.ingest(load_articles(DEFAULT_ARTICLES_DIR))
+    by_chroma = KnowledgeBase(open_client(tmp_path / "chroma"), embedder, memory_max_entries=0)
+    questions = [
+        ("I was charged twice this month", "billing"),
+        ("I forgot my password and the reset email never came", "access"),
+        ("the app crashes on start", "technical"),
+        ("how long does a refund take", "refunds"),
+        ("which countries do you operate in", "general"),
+    ]
+    for question, domain in questions:
+        vector = embedder.embed_one(question)
+        found, expected = in_memory.search(vector, domain, k=4), by_chroma.search(vector, domain, k=4)
+        assert found and [h.passage_id for h in found] == [h.passage_id for h in expected]
+        assert [h.distance for h in found] == pytest.approx([h.distance for h in expected], abs=1e-5)
+        skip = [found[0].passage_id]
+        assert [h.passage_id for h in in_memory.search(vector, domain, k=3, exclude=skip)] == [
+            h.passage_id for h in by_chroma.search(vector, domain, k=3, exclude=skip)
+        ]
+    assert in_memory.in_memory > 0 and by_chroma.in_memory == 0
+
+
+def test_an_ingestion_elsewhere_is_seen_at_the_next_refresh(
+    articles_dir: Path, tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    ingester = KnowledgeBase(open_client(tmp_path / "chroma"), embedder)
+    ingester.ingest(load_articles(articles_dir))
+    fresh = KnowledgeBase(open_client(tmp_path / "chroma"), embedder, refresh_seconds=0)
+    stale = KnowledgeBase(open_client(tmp_path / "chroma"), embedder, refresh_seconds=3600)
+    vector = embedder.embed_one("The app crashes when I open it")
+    assert [h.article_id for h in fresh.search(vector, "technical")] == ["technical-crash"]
+    assert [h.article_id for h in stale.search(vector, "technical")] == ["technical-crash"]
+    (articles_dir / "technical/crash.md").unlink()
+    ingester.ingest(load_articles(articles_dir))
+    assert fresh.search(vector, "technical") == []
+    # Within its refresh interval a worker serves the copy it read.
+    assert [h.article_id for h in stale.search(vector, "technical")] == ["technical-crash"]
