@@ -155,6 +155,16 @@ async def post(client: httpx.AsyncClient, conversation_id: str, text: str, key: 
     )
 
 
+async def retried(client: httpx.AsyncClient, conversation_id: str, text: str, key: str) -> httpx.Response:
+    """The request sent again with its key while the answer is 409 (its dead worker still owns it)."""
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    response = await post(client, conversation_id, text, key)
+    while response.status_code == 409 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+        response = await post(client, conversation_id, text, key)
+    return response
+
+
 async def cut_off(request: asyncio.Task[httpx.Response]) -> None:
     """The request to a killed worker ends with a transport error, never an answer."""
     with pytest.raises(httpx.TransportError):

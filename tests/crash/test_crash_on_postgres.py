@@ -25,6 +25,7 @@ from crash_helpers import (
     message_states,
     post,
     query,
+    retried,
     running_pair,
 )
 
@@ -109,11 +110,8 @@ async def test_killed_after_the_turns_checkpoint_the_turn_is_recorded_without_ru
             await cut_off(request)
 
     async with pair.widget(pair.b) as client:
-        # The retry waits for A's lease to lapse, then records the turn from the checkpoint.
-        retry = await post(client, conversation_id, QUESTION, key)
-        while retry.status_code == 409:  # A's heartbeat has not lapsed yet
-            await asyncio.sleep(float(retry.headers.get("Retry-After", "1")))
-            retry = await post(client, conversation_id, QUESTION, key)
+        # 409 until A's heartbeat lapses; then the retry takes the key over and records the turn.
+        retry = await retried(client, conversation_id, QUESTION, key)
     assert retry.status_code == 200 and retry.json()["turn"] == 1, retry.text
     assert checkpoints(pair.database_url, conversation_id) == saved  # nothing ran again
     assert replies(pair.database_url, conversation_id) == [("assistant", "sent", 1)]
