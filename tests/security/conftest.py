@@ -14,12 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))  # api_helpers, llm_fakes, adversary
 
-from langchain_core.language_models import BaseChatModel  # noqa: E402
-from llm_fakes import ScriptedModels  # noqa: E402
-from servers import LiveServer, serve_in_thread, serve_process  # noqa: E402
+from servers import LiveServer, SwappableModels, serve_in_thread, serve_process  # noqa: E402
 
-from agents.llm.config import AgentName  # noqa: E402
-from agents.llm.factory import ModelFactory  # noqa: E402
 from agents.toolkit import Toolkit  # noqa: E402
 from app.api import create_app  # noqa: E402
 from app.settings import Settings  # noqa: E402
@@ -40,16 +36,6 @@ def served(
     settings = make_settings(base / "data")
     with serve_process(settings, base / "server.log") as server:
         yield server
-
-
-class SwappableModels:
-    """The server's model factory: each test puts in the fakes for its next turns."""
-
-    def __init__(self) -> None:
-        self.current: ModelFactory = ScriptedModels()
-
-    def chat_model(self, agent: AgentName) -> BaseChatModel:
-        return self.current.chat_model(agent)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """The servers the security suite attacks over real HTTP: `support-router serve` itself, and the same app
-on an in-process uvicorn when the test must hand it chat models (LLM mode's fakes)."""
+on an in-process uvicorn when the test must hand it chat models (LLM mode's fakes, swapped per test)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,12 @@ from pathlib import Path
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from langchain_core.language_models import BaseChatModel
+from llm_fakes import ScriptedModels
 from server_process import log_tail, stop_process_group
 
+from agents.llm.config import AgentName
+from agents.llm.factory import ModelFactory
 from app.settings import Settings
 from app.store.keys import Role
 from app.store.store import open_store
@@ -34,6 +38,16 @@ CALLERS: dict[str, Role] = {
     "reviewer": "reviewer",
 }
 """The keys issued for every server: `widget` and `other_widget` stand for two sites' widgets."""
+
+
+class SwappableModels:
+    """A server's model factory whose fakes each test puts in for its next turns."""
+
+    def __init__(self) -> None:
+        self.current: ModelFactory = ScriptedModels()
+
+    def chat_model(self, agent: AgentName) -> BaseChatModel:
+        return self.current.chat_model(agent)
 
 
 @dataclass(frozen=True)
