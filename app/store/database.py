@@ -22,15 +22,23 @@ class Sessions:
 
     On SQLite, writers queue here (FIFO) instead of sleeping in SQLite's busy handler, whose
     back-off turned concurrent writes into multi-second tails; other databases lock rows themselves.
+    On PostgreSQL, reads and single-statement writes run in autocommit: each of their statements is
+    one round trip, without a BEGIN and a COMMIT (or ROLLBACK) of its own.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._maker = async_sessionmaker(engine, expire_on_commit=False)
-        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        if engine.dialect.name == "sqlite":
+            self._write_lock: asyncio.Lock | None = asyncio.Lock()
+            self._autocommit = self._maker
+        else:
+            self._write_lock = None
+            autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommit = async_sessionmaker(autocommit, expire_on_commit=False)
 
     def __call__(self) -> AsyncSession:
         """A session for reads."""
-        return self._maker()
+        return self._autocommit()
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
@@ -40,6 +48,17 @@ class Sessions:
                 yield session
             return
         async with self._write_lock, self._maker.begin() as session:
+            yield session
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncSession]:
+        """A session for one write that needs no transaction around it (an upsert, a conditional
+        update): on PostgreSQL it commits by itself; on SQLite it is `begin`'s queued transaction."""
+        if self._write_lock is not None:
+            async with self.begin() as session:
+                yield session
+            return
+        async with self._autocommit.begin() as session:
             yield session
 
 
@@ -71,7 +90,9 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    # No ping before each checkout (a round trip per transaction): a connection found dead by a
+    # statement raises (a 503 for that request) and the pool then replaces every older connection.
+    return create_async_engine(url)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -70,7 +70,7 @@ class IdempotencyStore:
         """Claim `key` for this request, run by `worker`, or say why not."""
         token = uuid.uuid4().hex
         try:
-            async with self._sessions.begin() as session:
+            async with self._sessions.statement() as session:
                 record = IdempotencyRecord(
                     api_key_id=api_key_id, key=key, request_hash=request_hash, worker=worker, claim=token
                 )

@@ -52,7 +52,7 @@ class LeaseStore:
         ended, and only failed to release it (the database was away).
         """
         now = utcnow()
-        async with self._sessions.begin() as session:
+        async with self._sessions.statement() as session:
             insert = postgres_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             statement = (
                 insert(ConversationLease)
@@ -69,7 +69,7 @@ class LeaseStore:
 
     async def renew(self, fence: Fence, ttl: timedelta) -> bool:
         """Push the expiry out; False when the lease is no longer this fence's."""
-        async with self._sessions.begin() as session:
+        async with self._sessions.statement() as session:
             result = await session.execute(
                 update(ConversationLease)
                 .where(ConversationLease.conversation_id == fence.conversation_id)
@@ -81,7 +81,7 @@ class LeaseStore:
 
     async def release(self, fence: Fence) -> None:
         """Expire the lease now, so the next holder need not wait; the token stays for fencing."""
-        async with self._sessions.begin() as session:
+        async with self._sessions.statement() as session:
             await session.execute(
                 update(ConversationLease)
                 .where(ConversationLease.conversation_id == fence.conversation_id)
