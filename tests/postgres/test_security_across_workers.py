@@ -329,8 +329,8 @@ def test_what_postgresql_cannot_store_is_refused_by_both_workers(
 
 # Fuzzing the deployment ---------------------------------------------------------------------------
 
-FUZZ_EXAMPLES = 12
-"""Examples per operation and mode: about a minute for the whole schema on two cores."""
+FUZZ_EXAMPLES = 50
+"""Examples per operation and mode: some 35 s for the whole schema of both workers on two cores."""
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])

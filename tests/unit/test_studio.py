@@ -66,7 +66,7 @@ def test_studio_may_set_only_json_values(studio_run: dict[str, Any]) -> None:
 
 def test_an_offline_turn_runs_through_the_factory_graph(studio_run: dict[str, Any]) -> None:
     vip, anonymous = studio_run["vip"], studio_run["anonymous"]
-    assert "Forgot password" in vip["response"] and vip["path"] == ["access"]
+    assert "https://help.lumora.example/access/" in vip["response"] and vip["path"] == ["access"]
     # The demo portfolio stands in for the customer directory: the VIP is recognised, nobody else.
     assert vip["segment"] == "vip" and anonymous["segment"] != "vip"
     assert anonymous["response"] == vip["response"]
