@@ -124,12 +124,7 @@ class RouterService:
 
     async def conversation(self, principal: Principal, conversation_id: str) -> Conversation:
         """A conversation the caller may see; others do not exist for them."""
-        conversation = await self.store.conversations.get(conversation_id)
-        if conversation is None or (
-            principal.role == "widget" and conversation.created_by != principal.key_id
-        ):
-            raise NotFoundError(f"no conversation {conversation_id}")
-        return conversation
+        return _visible(principal, conversation_id, await self.store.conversations.get(conversation_id))
 
     async def view(self, principal: Principal, conversation_id: str) -> ConversationView:
         """The conversation with its transcript."""
@@ -150,13 +145,18 @@ class RouterService:
         if len(text) > MAX_MESSAGE_CHARS:
             raise InputError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
         async with self.locks.hold(conversation_id) as fence:
-            conversation = await self.conversation(principal, conversation_id)
+            found, backlog = await self.store.conversations.get_with_backlog(conversation_id)
+            conversation = _visible(principal, conversation_id, found)
             if conversation.status == ANONYMISED:
                 raise ConflictError(f"conversation {conversation_id} was anonymised; start a new one")
             # Messages and resolutions a crash or an outage left unfinished go first, so turns keep their
-            # order and numbers: holding the lock, this request knows nobody else is running them.
-            finished = await self._finish_resolutions(conversation.id, fence)
-            if finished + await self._finish_unprocessed(conversation.id, fence):
+            # order and numbers: holding the lock, this request knows nobody else is running them. A
+            # resolution keeps its conversation waiting for a person until it is recorded.
+            waiting = conversation.status == "waiting_for_human"
+            finished = await self._finish_resolutions(conversation.id, fence) if waiting else 0
+            if backlog:
+                finished += await self._finish_unprocessed(conversation.id, fence)
+            if finished:
                 conversation = await self.conversation(principal, conversation_id)
             if conversation.status == "waiting_for_human":
                 review = await self.store.reviews.open_for(conversation_id)
@@ -469,8 +469,6 @@ class RouterService:
             turns=outcome.turn,
         )
         self.metrics.turns.labels(outcome.status).inc()
-        if decision is not None:
-            self.metrics.review_queue.set(await self.store.reviews.count_pending())
         return outcome
 
     async def _hand_off(
@@ -530,7 +528,6 @@ class RouterService:
         for reason in payload["reason"].removeprefix("risk:").split(","):
             self.metrics.escalations.labels(reason).inc()
         self.metrics.turns.labels("waiting_for_human").inc()
-        self.metrics.review_queue.set(await self.store.reviews.count_pending())
         return outcome
 
     @staticmethod
@@ -573,6 +570,13 @@ class RouterService:
             if entry.kind == "routing_decision" and entry.details.get("policy"):
                 policy = entry.details["policy"]
                 self.metrics.policy_decisions.labels(policy["policy_version"], policy["path"]).inc()
+
+
+def _visible(principal: Principal, conversation_id: str, conversation: Conversation | None) -> Conversation:
+    """The conversation when the caller may see it; a widget sees only the ones its key created."""
+    if conversation is None or (principal.role == "widget" and conversation.created_by != principal.key_id):
+        raise NotFoundError(f"no conversation {conversation_id}")
+    return conversation
 
 
 def response_status(outcome: TurnOutcome) -> int:
@@ -666,7 +670,6 @@ async def open_service(
             recovered = await service.recover()
         if recovered:
             log.warning("finished %d turn(s) that a previous run left unprocessed", recovered)
-        service.metrics.review_queue.set(await store.reviews.count_pending())
         recovery = asyncio.create_task(service.keep_recovering(settings.recovery_interval_seconds))
         try:
             async with beating(store.workers, service.worker, lease, alone=not shared):

@@ -108,5 +108,10 @@ async def _check(probe: Awaitable[object]) -> str:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(service: ServiceDep) -> Response:
-    """Prometheus metrics of this process."""
+    """Prometheus metrics of this process; the review queue's depth is the store's, shared by all workers."""
+    try:
+        service.metrics.review_queue.set(await service.store.reviews.count_pending())
+    except Exception as error:  # with the store away the other metrics still matter; the depth stays
+        if outage_of(error) is None:
+            raise
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.refusals import BusyError
@@ -41,6 +41,22 @@ class ConversationStore:
         async with self._sessions() as session:
             return await session.get(Conversation, conversation_id)
 
+    async def get_with_backlog(self, conversation_id: str) -> tuple[Conversation | None, bool]:
+        """One conversation by id, and whether it has customer messages accepted but not yet processed
+        (in one round trip: a turn asks both before it starts)."""
+        unprocessed = (
+            exists()
+            .where(Message.conversation_id == Conversation.id, Message.state == "received")
+            .label("backlog")
+        )
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(Conversation, unprocessed).where(Conversation.id == conversation_id)
+                )
+            ).first()
+        return (row[0], bool(row[1])) if row is not None else (None, False)
+
     async def record(
         self,
         conversation_id: str,
@@ -68,15 +84,20 @@ class ConversationStore:
         With a `fence`, nothing is written unless the conversation's lease is still that fence's.
         Returns the stored events (with the ids streams replay by).
         """
-        stored = [Event(conversation_id=conversation_id, type=kind, data=data) for kind, data in events]
+        now = utcnow()
+        stored = [
+            Event(conversation_id=conversation_id, type=kind, data=data, created_at=now)
+            for kind, data in events
+        ]
         customer = [message for message in messages if message.role == "customer"]
         async with self._sessions.begin() as session:
             if fence is not None:
                 await check_fence(session, fence)
             if review is not None and await session.get(Review, review.id) is None:
                 session.add(review)  # the same pause recorded twice keeps the first
-            session.add_all([*messages, *stored])
+            session.add_all(messages)
             await session.flush()  # the new messages' ids
+            await _insert_events(session, stored)
             if accepted_as is not None:
                 await _tie_key(session, accepted_as, customer[0].id)
             if held_for is not None:
@@ -130,6 +151,21 @@ class ConversationStore:
         """One message by id."""
         async with self._sessions() as session:
             return await session.get(Message, message_id)
+
+
+async def _insert_events(session: AsyncSession, events: Sequence[Event]) -> None:
+    """All of a record's events in one statement, each given the id it was stored under."""
+    if not events:
+        return
+    rows = [
+        {"conversation_id": e.conversation_id, "type": e.type, "data": e.data, "created_at": e.created_at}
+        for e in events
+    ]
+    ids = (await session.execute(insert(Event).values(rows).returning(Event.id))).scalars().all()
+    # A multi-row INSERT numbers its rows in VALUES order (SQLite and PostgreSQL alike), while the order
+    # RETURNING lists them in is not promised: ascending ids are the events in order.
+    for event, event_id in zip(events, sorted(ids), strict=True):
+        event.id = event_id
 
 
 async def _tie_key(session: AsyncSession, held: HeldKey, message_id: int) -> None:
