@@ -81,6 +81,9 @@ class RouterService:
     """Redacts personal data from traces; loaded only when LLM mode or tracing needs it."""
     locks: ConversationLeases = field(default_factory=ConversationLeases)
     """One turn at a time per conversation; across workers too when they share a database."""
+    unreleased_keys: set[HeldKey] = field(default_factory=set)
+    """Idempotency-Keys of failed requests that could not be given up while the store was away; the
+    recovery pass gives them up, so a retry is not refused as still running."""
 
     @property
     def policy_control(self) -> PolicyControl:
@@ -383,12 +386,23 @@ class RouterService:
                 continue
         return recovered
 
+    async def give_up(self, held: HeldKey) -> None:
+        """After a failed request: free its Idempotency-Key for a retry (the recovery pass does it when
+        the store is away now)."""
+        try:
+            await self.store.idempotency.give_up(held)
+        except Exception as error:  # an outage postpones it; anything else is a bug
+            if outage_of(error) is None:
+                raise
+            self.unreleased_keys.add(held)
+
     async def keep_recovering(self, interval_seconds: float) -> None:
         """While serving: every `interval_seconds`, finish turns an outage cut short once it is over, so
         a worker that stayed up through an outage needs no restart to answer what it accepted."""
         while True:
             await asyncio.sleep(interval_seconds)
             try:
+                await self._release_keys()
                 recovered = await self.recover()
             except Exception as error:  # this loop outlives every failure; an outage is expected here
                 outage = outage_of(error)
@@ -399,6 +413,11 @@ class RouterService:
                 continue
             if recovered:
                 log.warning("finished %d turn(s) that an outage had cut short", recovered)
+
+    async def _release_keys(self) -> None:
+        for held in list(self.unreleased_keys):
+            await self.store.idempotency.give_up(held)
+            self.unreleased_keys.discard(held)
 
     async def _finish_unprocessed(self, conversation_id: str, fence: Fence | None) -> int:
         """Under the conversation's lock: run or settle its accepted messages still unanswered, in order."""

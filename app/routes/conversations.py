@@ -153,7 +153,7 @@ async def post_message(
         # The service ties the key to the accepted message, and stores the response with the reply.
         outcome = await service.post_message(principal, conversation_id, body.text, held)
     except BaseException:
-        await service.store.idempotency.give_up(held)
+        await service.give_up(held)
         raise
     response.status_code = response_status(outcome)
     return outcome
