@@ -216,13 +216,25 @@ def load(
         0, "--think-ms", min=0, help="Mean pause before each message (0: measure capacity)."
     ),
     report: Path | None = typer.Option(None, "--report", help="Also write the numbers as JSON here."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=16, help="Worker processes (more than one needs --postgres)."
+    ),
+    postgres: str | None = typer.Option(
+        None,
+        "--postgres",
+        help="A PostgreSQL server (e.g. postgresql://postgres@127.0.0.1:5432/postgres): the workers share "
+        "a database the run creates there and drops afterwards. Default: one server on SQLite.",
+    ),
     triage_model: Path | None = TRIAGE_MODEL,
 ) -> None:
-    """Load a fresh server on loopback with simulated widgets; report throughput, latency, losses."""
+    """Load fresh servers on loopback with simulated widgets; report throughput, latency, losses."""
     from evals.load import run_load
 
-    with err.status(f"{widgets} widgets × {messages} messages against a server on 127.0.0.1"):
-        numbers = run(run_load(settings_with(triage_model), widgets, messages, think_ms))
+    if workers > 1 and postgres is None:
+        raise InputError("several workers share one database: give --postgres postgresql://…")
+    where = f"{workers} worker(s) on PostgreSQL" if postgres else "a server on SQLite"
+    with err.status(f"{widgets} widgets × {messages} messages against {where} on 127.0.0.1"):
+        numbers = run(run_load(settings_with(triage_model), widgets, messages, think_ms, workers, postgres))
     out.print_json(json.dumps(numbers))
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)

@@ -13,16 +13,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import random
-import signal
-import subprocess
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,18 +30,8 @@ import psycopg
 
 from app.settings import Settings
 from evals.bench import machine_facts, sample_texts
-from evals.load import (
-    WidgetRun,
-    audit,
-    free_port,
-    issue_widget_key,
-    start_server,
-    stop_server,
-    summary,
-    wait_ready,
-)
+from evals.load import DEFAULT_POSTGRES, WidgetRun, Worker, audit, summary, workers_on_postgres
 
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 REQUEST_TIMEOUT_S = 60.0
 """Longer than a request may wait for a dead worker's lease (SUPPORT_ROUTER_LEASE_SECONDS, 30 s)."""
 MESSAGE_DEADLINE_S = 180.0
@@ -65,7 +52,7 @@ class ChaosPlan:
     think_ms: float = 0.0
     lease_seconds: float = 30.0
     """The workers' SUPPORT_ROUTER_LEASE_SECONDS: how long a dead worker's work waits to be taken over."""
-    server: str = DEFAULT_SERVER
+    server: str = DEFAULT_POSTGRES
     """A PostgreSQL server URL; the run creates a database of its own there and drops it afterwards."""
 
 
@@ -77,19 +64,6 @@ class Balancer:
 
     def next(self) -> httpx.AsyncClient:
         return next(self._clients)
-
-
-@asynccontextmanager
-async def fresh_database(server: str) -> AsyncIterator[str]:
-    """A new, empty database on `server` (its URL), dropped with everything in it afterwards."""
-    name = f"sr_chaos_{uuid.uuid4().hex[:12]}"
-    async with await psycopg.AsyncConnection.connect(server, autocommit=True) as connection:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlsplit(server)._replace(path=f"/{name}").geturl()
-    finally:
-        async with await psycopg.AsyncConnection.connect(server, autocommit=True) as connection:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def with_retries(
@@ -178,38 +152,6 @@ async def chaos_widget(
     return run
 
 
-@dataclass
-class Worker:
-    """One `support-router serve` process of the run, on a port of its own."""
-
-    settings: Settings
-    port: int
-    log: Path
-    env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = start_server(self.settings, self.port, self.log, self.env)
-
-    async def ready(self) -> None:
-        assert self.process is not None
-        async with httpx.AsyncClient(base_url=self.url) as probe:
-            await wait_ready(probe, self.process)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            stop_server(self.process)
-
-
 async def kill_and_restart(worker: Worker, after_s: float, started: float) -> dict[str, float]:
     """SIGKILL the worker `after_s` into the run, start it again at once; when each happened."""
     await asyncio.sleep(after_s)
@@ -269,44 +211,26 @@ def verdict(integrity: dict[str, int]) -> bool:
 
 async def run_chaos(settings: Settings, plan: ChaosPlan, log_dir: Path | None = None) -> dict[str, Any]:
     """The whole run on a fresh database: start two workers, load them, kill and restart one, audit."""
-    async with AsyncExitStack() as stack:
-        database_url = await stack.enter_async_context(fresh_database(plan.server))
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        logs = log_dir or scratch
+    env = {"SUPPORT_ROUTER_LEASE_SECONDS": str(plan.lease_seconds)}
+    with tempfile.TemporaryDirectory() as scratch:
+        logs = log_dir or Path(scratch)
         logs.mkdir(parents=True, exist_ok=True)
-        shared = settings.model_copy(
-            update={
-                "database_url": database_url,
-                "index_dir_override": settings.index_dir,
-                "data_dir": scratch,
-            }
-        )
-        key = await issue_widget_key(shared)
-        env = {"SUPPORT_ROUTER_LEASE_SECONDS": str(plan.lease_seconds)}
-        workers = [
-            Worker(
-                shared.model_copy(update={"data_dir": scratch / f"worker-{n}"}),
-                free_port(),
-                logs / f"worker-{n}.log",
-                env,
-            )
-            for n in range(2)
-        ]
-        for worker in workers:
-            worker.start()
-            stack.callback(worker.stop)
-        await asyncio.gather(*(worker.ready() for worker in workers))
-        limits = httpx.Limits(max_connections=plan.widgets + 4)
-        clients = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(base_url=w.url, timeout=REQUEST_TIMEOUT_S, limits=limits)
-            )
-            for w in workers
-        ]
-        headers = {"Authorization": f"Bearer {key}"}
-        results = await load_through_a_kill(workers[0], Balancer(clients), headers, plan)
-        results["settle_s"] = await settle(database_url)
-        integrity = await audit(clients[1], headers, results.pop("runs")) | await store_checks(database_url)
+        async with (
+            workers_on_postgres(settings, 2, plan.server, env, logs) as (workers, database_url, key),
+            AsyncExitStack() as stack,
+        ):
+            limits = httpx.Limits(max_connections=plan.widgets + 4)
+            clients = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=w.url, timeout=REQUEST_TIMEOUT_S, limits=limits)
+                )
+                for w in workers
+            ]
+            headers = {"Authorization": f"Bearer {key}"}
+            results = await load_through_a_kill(workers[0], Balancer(clients), headers, plan)
+            results["settle_s"] = await settle(database_url)
+            seen = await audit(clients[1], headers, results.pop("runs"))
+            integrity = seen | await store_checks(database_url)
     return results | {"integrity": integrity, "ok": verdict(integrity)}
 
 

@@ -1,10 +1,12 @@
-"""Load benchmark: simulated widgets against a real uvicorn server on loopback, then a loss audit."""
+"""Load benchmark: simulated widgets against real `support-router serve` processes on loopback (one on
+the embedded SQLite default, or several on a fresh PostgreSQL database), then a loss audit."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -13,13 +15,15 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
+import psycopg
 
 from app.settings import Settings
 from app.store.store import open_store
@@ -27,6 +31,8 @@ from evals.bench import sample_texts
 
 READY_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 30.0
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+"""The server a scaled run creates its own database on (and drops it afterwards)."""
 
 
 @dataclass
@@ -112,6 +118,86 @@ async def serving(settings: Settings) -> AsyncIterator[Server]:
             yield Server(process, f"http://127.0.0.1:{port}", key, started)
         finally:
             stop_server(process)
+
+
+@asynccontextmanager
+async def fresh_database(server: str) -> AsyncIterator[str]:
+    """A new, empty database on `server` (its URL), dropped with everything in it afterwards."""
+    name = f"sr_load_{uuid.uuid4().hex[:12]}"
+    async with await psycopg.AsyncConnection.connect(server, autocommit=True) as connection:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(server)._replace(path=f"/{name}").geturl()
+    finally:
+        async with await psycopg.AsyncConnection.connect(server, autocommit=True) as connection:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Worker:
+    """One `support-router serve` process of a scaled run, on a port of its own."""
+
+    settings: Settings
+    port: int
+    log: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = start_server(self.settings, self.port, self.log, self.env)
+
+    async def ready(self) -> None:
+        assert self.process is not None
+        async with httpx.AsyncClient(base_url=self.url) as probe:
+            await wait_ready(probe, self.process)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            stop_server(self.process)
+
+
+@asynccontextmanager
+async def workers_on_postgres(
+    settings: Settings,
+    count: int,
+    server: str,
+    env: Mapping[str, str] | None = None,
+    logs: Path | None = None,
+) -> AsyncIterator[tuple[list[Worker], str, str]]:
+    """`count` ready workers sharing a fresh database on `server`, each with its own data dir; yields
+    them, the database's URL and a widget key."""
+    async with fresh_database(server) as database_url:
+        with tempfile.TemporaryDirectory() as scratch:
+            shared = settings.model_copy(
+                update={"database_url": database_url, "index_dir_override": settings.index_dir}
+            )
+            key = await issue_widget_key(shared.model_copy(update={"data_dir": Path(scratch)}))
+            workers = [
+                Worker(
+                    shared.model_copy(update={"data_dir": Path(scratch) / f"worker-{n}"}),
+                    free_port(),
+                    logs / f"worker-{n}.log" if logs else None,
+                    env or {},
+                )
+                for n in range(count)
+            ]
+            try:
+                for worker in workers:
+                    worker.start()
+                await asyncio.gather(*(worker.ready() for worker in workers))
+                yield workers, database_url, key
+            finally:
+                for worker in workers:
+                    worker.stop()
 
 
 async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
@@ -213,30 +299,61 @@ def summary(runs: Sequence[WidgetRun], elapsed: float) -> dict[str, Any]:
     }
 
 
-async def run_load(settings: Settings, widgets: int, messages: int, think_ms: float = 0) -> dict[str, Any]:
-    """`widgets` concurrent conversations of `messages` turns each against a fresh server.
+@asynccontextmanager
+async def deployment(
+    settings: Settings, workers: int, postgres: str | None
+) -> AsyncIterator[tuple[list[str], str]]:
+    """The servers a run loads, ready, and a widget key: one on SQLite, or `workers` on PostgreSQL."""
+    if postgres is None:
+        async with serving(settings) as server:
+            async with httpx.AsyncClient(base_url=server.base_url) as probe:
+                await wait_ready(probe, server.process)
+            yield [server.base_url], server.widget_key
+        return
+    async with workers_on_postgres(settings, workers, postgres) as (started, _, key):
+        yield [worker.url for worker in started], key
+
+
+async def run_load(
+    settings: Settings,
+    widgets: int,
+    messages: int,
+    think_ms: float = 0,
+    workers: int = 1,
+    postgres: str | None = None,
+) -> dict[str, Any]:
+    """`widgets` concurrent conversations of `messages` turns each against fresh servers: one on the
+    embedded SQLite default, or with `postgres` (a server URL) `workers` sharing a new database there,
+    each widget kept on one worker (as a load balancer with sticky sessions would).
 
     With `think_ms` 0 every widget sends its next message as soon as it has the answer, which
-    measures the server's capacity; a think time measures latency at the load it produces.
+    measures the servers' capacity; a think time measures latency at the load it produces.
     """
-    async with serving(settings) as server:
+    async with deployment(settings, workers, postgres) as (urls, key), AsyncExitStack() as clients:
         limits = httpx.Limits(max_connections=widgets + 4)
-        async with httpx.AsyncClient(
-            base_url=server.base_url, timeout=REQUEST_TIMEOUT_S, limits=limits
-        ) as client:
-            await wait_ready(client, server.process)
-            headers = {"Authorization": f"Bearer {server.widget_key}"}
-            texts = sample_texts(widgets * messages)
-            started = time.perf_counter()
-            runs = await asyncio.gather(
-                *(widget(client, headers, texts[i::widgets], think_ms, i) for i in range(widgets))
+        opened = [
+            await clients.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S, limits=limits)
             )
-            elapsed = time.perf_counter() - started
-            integrity = await audit(client, headers, runs)
+            for url in urls
+        ]
+        headers = {"Authorization": f"Bearer {key}"}
+        texts = sample_texts(widgets * messages)
+        started = time.perf_counter()
+        runs = await asyncio.gather(
+            *(
+                widget(opened[i % len(opened)], headers, texts[i::widgets], think_ms, i)
+                for i in range(widgets)
+            )
+        )
+        elapsed = time.perf_counter() - started
+        integrity = await audit(opened[0], headers, runs)
     return {
         "widgets": widgets,
         "messages_per_widget": messages,
         "think_ms": think_ms,
+        "workers": len(urls),
+        "store": "postgresql" if postgres else "sqlite",
         **summary(runs, elapsed),
         **integrity,
     }

@@ -40,6 +40,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The test server's URL, for runs that create (and drop) databases of their own on it."""
+    return SERVER
+
+
 def database_url(name: str) -> str:
     """The server's URL with another database name."""
     return urlsplit(SERVER)._replace(path=f"/{name}").geturl()

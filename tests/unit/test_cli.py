@@ -70,6 +70,7 @@ BAD_INPUTS = {
     "missing_training_data": "no-such-training-data-file-anywhere-at-all.jsonl: no such file",
     "missing_triage_model": "no trained triage head in",
     "workers_without_postgres": "several workers share one database",
+    "load_workers_without_postgres": "several workers share one database: give --postgres",
 }
 # Messages longer than the console's 80 columns (when stderr is not a terminal).
 
@@ -105,6 +106,7 @@ def bad_input_runs(
             ["route", "Where is my card?"], env | {"SUPPORT_ROUTER_TRIAGE_MODEL": str(empty_model)}, work
         ),
         "workers_without_postgres": run_cli(["serve", "--workers", "2"], env, work),
+        "load_workers_without_postgres": run_cli(["load", "--workers", "2"], env, work),
     }
 
 
