@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,8 @@ from server_process import log_tail
 from app.settings import Settings
 from app.store.portfolio import FREE_ID
 from app.store.store import open_store
-from evals.load import free_port, start_server, stop_server, wait_ready
+from evals.load import Worker as LoadWorker
+from evals.load import free_port
 
 WAIT_S = 60.0
 """The longest any single wait may take: a takeover needs a lease to lapse (LEASE_S) and a pass."""
@@ -32,44 +30,21 @@ WORKER_ENV = {
 
 
 @dataclass
-class Worker:
-    """One `support-router serve` process on a fixed port, which a test can kill and start again."""
+class Worker(LoadWorker):
+    """A worker a test kills and starts again; one that does not come up fails the test with its log."""
 
-    name: str
-    settings: Settings
-    port: int
-    log: Path
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = start_server(self.settings, self.port, self.log, WORKER_ENV | self.env)
+    name: str = "worker"
 
     async def ready(self) -> None:
-        assert self.process is not None
-        async with httpx.AsyncClient(base_url=self.url) as probe:
-            try:
-                await wait_ready(probe, self.process)
-            except RuntimeError as error:
-                pytest.fail(f"{self.name}: {error}; its log:\n{log_tail(self.log)}", pytrace=False)
+        try:
+            await super().ready()
+        except RuntimeError as error:
+            log = log_tail(self.log) if self.log else ""
+            pytest.fail(f"{self.name}: {error}; its log:\n{log}", pytrace=False)
 
     async def restart(self) -> None:
         self.start()
         await self.ready()
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no clean-up, connections dropped mid-transaction."""
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            stop_server(self.process)
 
     def client(self, secret: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {secret}"}, timeout=60)
@@ -208,16 +183,15 @@ def running_pair(settings: Settings, directory: Path, env: dict[str, str] | None
     keys = asyncio.run(issue_keys(settings))
     workers = [
         Worker(
-            name,
             settings.model_copy(update={"data_dir": directory / name}),
             free_port(),
             directory / f"{name}.log",
-            env or {},
+            WORKER_ENV | (env or {}),
+            name=name,
         )
         for name in ("a", "b")
     ]
     for worker in workers:
-        worker.env = env or {}
         worker.start()
     try:
         asyncio.run(_all_ready(workers))

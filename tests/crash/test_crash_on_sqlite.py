@@ -7,7 +7,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from crash_helpers import Worker, cut_off, eventually, issue_keys, post
+from crash_helpers import WORKER_ENV, Worker, cut_off, eventually, issue_keys, post
 
 from app.settings import Settings
 from evals.load import free_port
@@ -34,7 +34,7 @@ async def test_killed_mid_turn_the_restarted_process_answers_once_and_a_retry_ge
         "CRASH_TEST_GATE": str(gate),
         "PYTHONPATH": str(Path(__file__).parent),
     }
-    worker = Worker("sqlite", settings, free_port(), module_dir / "sqlite.log", env)
+    worker = Worker(settings, free_port(), module_dir / "sqlite.log", WORKER_ENV | env, name="sqlite")
     worker.start()
     try:
         await worker.ready()

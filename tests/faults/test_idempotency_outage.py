@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from private_postgres import PrivatePostgres
 
 from agents.toolkit import Toolkit
@@ -18,16 +17,6 @@ from app.settings import Settings
 
 RECOVERY_SECONDS = 0.2
 DEADLINE_SECONDS = 30.0
-
-
-@pytest.fixture
-def postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.remove()
 
 
 async def test_a_key_the_outage_kept_is_given_up_once_the_database_is_back(

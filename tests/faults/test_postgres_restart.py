@@ -18,16 +18,6 @@ QUESTION = "How do I turn on two-factor authentication?"
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.remove()
-
-
-@pytest.fixture(scope="module")
 def workers(
     postgres: PrivatePostgres,
     make_settings: Callable[[Path], Settings],
