@@ -1,10 +1,14 @@
-"""The `support-router retention …` and `customers …` commands: retention runs and customer erasure."""
+"""The `support-router retention …` and `customers …` commands: retention runs, customer erasure and
+customer tokens."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import typer
 
 from app.cli_common import out, run, user_errors
+from app.customer_tokens import issue_customer_token
 from app.data_removal import open_remover
 from app.erasure import ErasureReport, erase_customer
 from app.policies import actor_of
@@ -81,3 +85,18 @@ def customers_erase(
         out.print_json(report.model_dump_json())
         return
     typer.echo("\n".join(report.summary()))
+
+
+@customers_cli.command("token")
+@user_errors
+def customers_token(
+    customer_id: str = typer.Argument(..., help="The customer's id."),
+    minutes: int = typer.Option(60, "--minutes", min=1, max=24 * 60, help="How long the token is valid."),
+) -> None:
+    """Sign a customer token with SUPPORT_ROUTER_CUSTOMER_TOKEN_SECRET, as the site's backend does."""
+    secret = Settings().customer_token_secret
+    if secret is None:
+        raise InputError(
+            "set SUPPORT_ROUTER_CUSTOMER_TOKEN_SECRET (32 bytes or more) to sign customer tokens"
+        )
+    typer.echo(issue_customer_token(secret.get_secret_value(), customer_id, timedelta(minutes=minutes)))

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.outages import RETRY_AFTER_SECONDS, MessageDeferred, Outage, outage_of
-from app.refusals import BusyError, ConflictError, InputError, NotFoundError
+from app.refusals import BusyError, ConflictError, ForbiddenError, InputError, NotFoundError
 from knowledge.store import KnowledgeUnavailable
 
 log = logging.getLogger("support_router")
@@ -25,6 +25,7 @@ BUSY_RETRY_AFTER_SECONDS = 1
 
 _STATUS_OF: dict[type[Exception], int] = {
     InputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    ForbiddenError: status.HTTP_403_FORBIDDEN,
     NotFoundError: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
 }

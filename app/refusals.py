@@ -7,6 +7,10 @@ class InputError(ValueError):
     """The caller sent something the router cannot take."""
 
 
+class ForbiddenError(PermissionError):
+    """The caller may not do this (a widget speaking for a customer it has no signed token for)."""
+
+
 class NotFoundError(LookupError):
     """No such conversation, review or policy version (or not one this caller may see)."""
 

@@ -20,6 +20,7 @@ from agents.llm.runtime import LLMRuntime, Redactor
 from agents.toolkit import Toolkit
 from app.audit_trail import decision_entry, human_entry, routing_entry
 from app.customer_directory import open_customer_directory
+from app.customer_tokens import verified_customer
 from app.data_removal import ConversationRemover, checkpointer_of
 from app.events import EventHub, LiveEvent
 from app.heartbeat import beating
@@ -27,7 +28,7 @@ from app.leases import ConversationBusyError, ConversationLeases
 from app.metrics import RouterMetrics
 from app.outages import MessageDeferred, outage_of
 from app.policies import PolicyControl, PolicyRegistry
-from app.refusals import BusyError, ConflictError, InputError, NotFoundError
+from app.refusals import BusyError, ConflictError, ForbiddenError, InputError, NotFoundError
 from app.settings import Settings
 from app.store.audit import AuditEntry
 from app.store.conversations import StoredResponse
@@ -111,11 +112,12 @@ class RouterService:
         customer_id: str | None = None,
         channel: str = "chat",
         metadata: dict[str, Any] | None = None,
+        customer_token: str | None = None,
     ) -> Conversation:
-        """A new, empty conversation owned by the caller's key."""
+        """A new, empty conversation owned by the caller's key, for the customer it may speak for."""
         conversation = Conversation(
             id=uuid.uuid4().hex,
-            customer_id=customer_id,
+            customer_id=self._customer_for(principal, customer_id, customer_token),
             channel=channel,
             meta=metadata or {},
             created_by=principal.key_id,
@@ -124,6 +126,23 @@ class RouterService:
             turns=0,
         )
         return await self.store.conversations.create(conversation)
+
+    def _customer_for(self, principal: Principal, customer_id: str | None, token: str | None) -> str | None:
+        """The customer a new conversation is for. With a customer token secret set, a widget names a
+        customer only through a token the site signed; admin keys (a trusted backend) need none."""
+        secret = self.settings.customer_token_secret
+        if token is not None:
+            if secret is None:
+                raise ForbiddenError(
+                    "this service takes no customer tokens: SUPPORT_ROUTER_CUSTOMER_TOKEN_SECRET is unset"
+                )
+            signed = verified_customer(secret.get_secret_value(), token)
+            if customer_id not in (None, signed):
+                raise InputError("customer_id is not the customer the customer token names")
+            return signed
+        if secret is not None and customer_id is not None and principal.role == "widget":
+            raise ForbiddenError("a widget opens a conversation for a customer only with a customer_token")
+        return customer_id
 
     async def conversation(self, principal: Principal, conversation_id: str) -> Conversation:
         """A conversation the caller may see; others do not exist for them."""
@@ -656,6 +675,12 @@ async def open_service(
     """
     toolkit = toolkit or settings.load_toolkit()
     toolkit.knowledge.load_copy()
+    if settings.llm_model is not None and settings.customer_token_secret is None:
+        # The account tools answer for whichever customer a conversation names; a public widget key
+        # alone lets anyone name any customer.
+        log.warning(
+            "LLM mode without SUPPORT_ROUTER_CUSTOMER_TOKEN_SECRET: widgets name their customer unverified"
+        )
     if toolkit.knowledge.count() == 0:
         where = settings.chroma_url or settings.index_dir
         raise IndexMissingError(f"the knowledge index in {where} is empty; run `support-router kb ingest`")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.llm.config import (
@@ -20,6 +20,7 @@ from agents.llm.config import (
 from agents.llm.runtime import LLMRuntime
 from agents.toolkit import Toolkit
 from agents.tools.business import BusinessData
+from app.customer_tokens import MIN_SECRET_BYTES
 from app.store.database import default_url, is_postgres, libpq_url
 from app.store.erasure import RemovalMode
 from graph.context import Context
@@ -152,12 +153,24 @@ class Settings(BaseSettings):
         description="anonymise (keep the structure and decisions for the dashboards, drop every text and "
         "personal detail) or delete (everything but the redacted audit records).",
     )
+    customer_token_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared with the embedding site's backend (32 bytes or more): when set, a widget key "
+        "opens a conversation for a customer only with a customer token signed with it.",
+    )
     index_memory_max_entries: int = Field(
         default=MEMORY_MAX_ENTRIES,
         ge=0,
         description="A knowledge index of up to this many entries is searched exactly in memory, and keeps "
         "answering while a Chroma server is away; a larger one (or 0) is searched by Chroma.",
     )
+
+    @field_validator("customer_token_secret")
+    @classmethod
+    def _secret_long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"the customer token secret needs at least {MIN_SECRET_BYTES} bytes")
+        return secret
 
     def load_toolkit(self, embedder: MiniLMEmbedder | None = None) -> Toolkit:
         """The triage head, the embedder (`embedder` when given) and the knowledge index these name."""

@@ -36,6 +36,13 @@ class ConversationIn(BaseModel):
     customer_id: str | None = Field(
         default=None, max_length=128, pattern=NO_NUL, description="The customer's id."
     )
+    customer_token: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="A token the embedding site signed for the customer (a JWT, HS256, audience "
+        "`support-router`, `sub` the customer id): required of widget keys for a customer when the "
+        "service has a customer token secret.",
+    )
     channel: Channel = Field(default="chat", description="Where the customer writes from.")
     metadata: dict[Annotated[str, Field(max_length=64)], MetadataValue] = Field(
         default_factory=dict, max_length=32, description="Free-form attributes kept with it."
@@ -98,7 +105,9 @@ async def create_conversation(
     body: ConversationIn, principal: WidgetOrAdmin, service: ServiceDep
 ) -> ConversationCreated:
     """Start a conversation; post its messages to `/v1/conversations/{id}/messages`."""
-    conversation = await service.create_conversation(principal, body.customer_id, body.channel, body.metadata)
+    conversation = await service.create_conversation(
+        principal, body.customer_id, body.channel, body.metadata, body.customer_token
+    )
     return ConversationCreated(
         id=conversation.id,
         customer_id=conversation.customer_id,

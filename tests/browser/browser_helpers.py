@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
+from app.customer_tokens import issue_customer_token
+
 ANSWERED = "How do I reset my password?"
 """Answered at once by the access specialist, quoting an article."""
 ESCALATED = "I want a refund for my broken headphones"
@@ -39,6 +41,13 @@ TRAFFIC = (
 )
 LEFT_PENDING = 3
 """Escalations left in the queue, so the console has something to show."""
+CUSTOMER_TOKEN_SECRET = "the browser suite's site secret, shared with its server only"
+"""The server runs with it, so every widget names its customer through a token the site signed."""
+
+
+def customer_token(customer: str) -> str:
+    """What the embedding site's backend signs for its signed-in `customer`."""
+    return issue_customer_token(CUSTOMER_TOKEN_SECRET, customer)
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,8 @@ class Browser:
 
     def widget(self, customer: str, key: str = "widget") -> Page:
         """The widget page running for `customer`, its event stream open."""
-        page = self.page(f"/widget#key={self.server.keys[key]}&customer={customer}")
+        token = customer_token(customer)
+        page = self.page(f"/widget#key={self.server.keys[key]}&customer={customer}&customer_token={token}")
         expect(page.locator("[data-widget]")).to_have_attribute("data-stream", "open")
         return page
 
@@ -102,7 +112,7 @@ def seed_traffic(server: Server) -> Traffic:
     escalated = 0
     with server.api("widget") as widget, server.api("reviewer") as reviewer:
         for customer, text in TRAFFIC:
-            created = widget.post("/v1/conversations", json={"customer_id": customer})
+            created = widget.post("/v1/conversations", json={"customer_token": customer_token(customer)})
             assert created.status_code == 201, created.text
             sent = widget.post(f"/v1/conversations/{created.json()['id']}/messages", json={"text": text})
             assert sent.status_code in (200, 202), sent.text

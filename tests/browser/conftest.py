@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_helpers import Browser, Server
+from browser_helpers import CUSTOMER_TOKEN_SECRET, Browser, Server
 from playwright.sync_api import ConsoleMessage, Playwright, expect, sync_playwright
 from server_process import log_tail, stop_process_group
 
@@ -108,6 +108,7 @@ def server(head_dir: Path, index_dir: Path, tmp_path_factory: pytest.TempPathFac
         "SUPPORT_ROUTER_TRIAGE_MODEL": str(head_dir),
         "SUPPORT_ROUTER_INDEX_DIR": str(index_dir),
         "SUPPORT_ROUTER_POLICY_REFRESH_SECONDS": "0.2",
+        "SUPPORT_ROUTER_CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET,
     }
     command = [sys.executable, "-m", "app", "serve", "--host", HOST, "--port", str(port)]
     with log.open("wb") as log_file:

@@ -4,7 +4,7 @@ keyboard, the reply reaches the widget live; keys without the reviewer role are 
 from __future__ import annotations
 
 import pytest
-from browser_helpers import ESCALATED, HELP_CENTRE, Browser, no_horizontal_scroll, send
+from browser_helpers import ESCALATED, HELP_CENTRE, Browser, customer_token, no_horizontal_scroll, send
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -85,7 +85,7 @@ def test_a_widget_key_cannot_open_the_console_or_the_dashboard(browser: Browser,
 def test_the_queue_moves_with_j_and_k(browser: Browser) -> None:
     with browser.server.api("widget") as api:
         for customer in ("cus-queue-1", "cus-queue-2"):
-            created = api.post("/v1/conversations", json={"customer_id": customer}).json()
+            created = api.post("/v1/conversations", json={"customer_token": customer_token(customer)}).json()
             sent = api.post(f"/v1/conversations/{created['id']}/messages", json={"text": ESCALATED})
             assert sent.status_code == 202, sent.text
     console = browser.sign_in("/console", "reviewer")

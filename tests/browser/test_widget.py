@@ -9,7 +9,15 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browser_helpers import ANSWERED, HELP_CENTRE, SECOND_ANSWERED, Browser, no_horizontal_scroll, send
+from browser_helpers import (
+    ANSWERED,
+    HELP_CENTRE,
+    SECOND_ANSWERED,
+    Browser,
+    customer_token,
+    no_horizontal_scroll,
+    send,
+)
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -116,11 +124,14 @@ def test_the_widget_embeds_with_one_script_tag(browser: Browser) -> None:
     src = f"{browser.server.base_url}/static/widget.js"
     shop = (
         "<!doctype html><title>Lumora shop</title><h1>Lumora shop</h1>"
-        f'<script src="{src}" data-key="{key}" data-customer="cus-embed" async></script>'
+        f'<script src="{src}" data-key="{key}" data-customer="cus-embed" '
+        f'data-customer-token="{customer_token("cus-embed")}" async></script>'
     )
     with shop_site(shop) as url:
         page = browser.page("")
         page.goto(url)
+        # The server takes a customer only with a token the site signed: the answer shows the embed's
+        # data-customer-token reached the conversation it opened.
         embedded(page)
 
 

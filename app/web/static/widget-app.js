@@ -133,10 +133,9 @@
             }
           }
           if (!id) {
-            const created = await this.api.post("/v1/conversations", {
-              customer_id: this.config.customer || null,
-              channel: "chat",
-            });
+            const body = { customer_id: this.config.customer || null, channel: "chat" };
+            if (this.config.customerToken) body.customer_token = this.config.customerToken;
+            const created = await this.api.post("/v1/conversations", body);
             id = created.data.id;
             local.setItem(this.storage + ".conversation", id);
           }
@@ -505,7 +504,12 @@
     const params = new URLSearchParams(location.hash.slice(1));
     const key = params.get("key");
     if (!key) return null;
-    return { key, customer: params.get("customer") || "", title: params.get("title") || "" };
+    return {
+      key,
+      customer: params.get("customer") || "",
+      customerToken: params.get("customer_token") || "",
+      title: params.get("title") || "",
+    };
   }
 
   function run(config) {

@@ -2,8 +2,9 @@
  *
  *   <script src="https://support.example.com/static/widget.js" data-key="sr_…" data-customer="c-42" async></script>
  *
- * data-key (required): a widget API key. data-customer: the signed-in customer's id. data-title: the
- * chat's heading. data-open="true": start open.
+ * data-key (required): a widget API key. data-customer: the signed-in customer's id.
+ * data-customer-token: the token the site's backend signed for that customer (required when the service
+ * has a customer token secret). data-title: the chat's heading. data-open="true": start open.
  *
  * It adds a chat button (in a shadow root, so the page's styles cannot reach it) that opens the widget
  * in an iframe served by the same server as this script. The widget therefore calls its own API
@@ -22,6 +23,7 @@
   const origin = new URL(script.src, location.href).origin;
   const fragment = new URLSearchParams({ key });
   if (script.dataset.customer) fragment.set("customer", script.dataset.customer);
+  if (script.dataset.customerToken) fragment.set("customer_token", script.dataset.customerToken);
   if (script.dataset.title) fragment.set("title", script.dataset.title);
 
   const host = document.createElement("div");
