@@ -7,13 +7,13 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from langgraph.types import Command, Interrupt
+from langgraph.types import Command, Interrupt, StateSnapshot
 
 from agents.llm.factory import ModelFactory
 from agents.llm.runtime import LLMRuntime, Redactor
@@ -192,8 +192,9 @@ class RouterService:
                 created_at=utcnow(),
             )
             customer_said = ("message", {"role": "customer", "text": text})
-            accepted = idempotency
-            await self._record(conversation_id, [message], [customer_said], fence=fence, accepted_as=accepted)
+            await self._record(
+                conversation_id, [message], [customer_said], fence=fence, accepted_as=idempotency
+            )
             try:
                 return await self._run_turn(conversation, message, fence)
             except Exception as error:  # an outage defers the accepted message; anything else is a bug
@@ -370,12 +371,7 @@ class RouterService:
         snapshot = await self.graph.aget_state(thread_config(conversation.id))
         if review.id in {i.id for i in snapshot.interrupts}:
             return await self._resume(conversation, review.id, decision, fence)  # never got past the pause
-        if snapshot.next and not snapshot.interrupts:
-            # Saved when the resumed run failed part-way (see `_finish`): run the failed step again.
-            context = await self._context(conversation, utcnow())
-            result = await self.runner.run(conversation.id, None, context, fence=fence)
-        else:
-            result = RunResult.from_snapshot(snapshot)  # finished or paused again; only the store missed it
+        result = await self._continue(conversation, snapshot, utcnow(), fence)
         return await self._settle(conversation, result, None, decision, fence, review_id=review.id)
 
     # Recovery --------------------------------------------------------------------------------
@@ -388,22 +384,24 @@ class RouterService:
         """
         recovered = 0
         for review in await self.store.reviews.in_status("resolving"):
-            if self.locks.waiting(review.conversation_id):
-                continue
-            try:
-                async with self.locks.hold(review.conversation_id, wait_seconds=0) as fence:
-                    recovered += await self._finish_resolutions(review.conversation_id, fence)
-            except ConversationBusyError:
-                continue
-        for message in await self.store.conversations.unprocessed():
-            if self.locks.waiting(message.conversation_id):
-                continue
-            try:
-                async with self.locks.hold(message.conversation_id, wait_seconds=0) as fence:
-                    recovered += await self._finish_unprocessed(message.conversation_id, fence)
-            except ConversationBusyError:
-                continue
+            recovered += await self._finish_if_free(review.conversation_id, self._finish_resolutions)
+        # One pass per conversation: it finishes all of that conversation's messages in order.
+        backlog = dict.fromkeys(m.conversation_id for m in await self.store.conversations.unprocessed())
+        for conversation_id in backlog:
+            recovered += await self._finish_if_free(conversation_id, self._finish_unprocessed)
         return recovered
+
+    async def _finish_if_free(
+        self, conversation_id: str, finish: Callable[[str, Fence | None], Awaitable[int]]
+    ) -> int:
+        """`finish` the conversation under its lock, unless a request here or another worker has it."""
+        if self.locks.waiting(conversation_id):
+            return 0
+        try:
+            async with self.locks.hold(conversation_id, wait_seconds=0) as fence:
+                return await finish(conversation_id, fence)
+        except ConversationBusyError:
+            return 0
 
     async def give_up(self, held: HeldKey) -> None:
         """After a failed request: free its Idempotency-Key for a retry (the recovery pass does it when
@@ -455,14 +453,20 @@ class RouterService:
         if not snapshot.values or State(**snapshot.values).turn < message.turn:
             await self._run_turn(conversation, message, fence)  # it never reached a checkpoint
             return
-        if snapshot.next and not snapshot.interrupts:
-            # Saved when the run failed (durability "exit" saves on error too): resuming with no input
-            # runs the failed step again instead of the whole turn.
-            context = await self._context(conversation, message.created_at)
-            result = await self.runner.run(conversation.id, None, context, fence=fence)
-        else:
-            result = RunResult.from_snapshot(snapshot)  # finished or paused; only the store missed it
+        result = await self._continue(conversation, snapshot, message.created_at, fence)
         await self._settle(conversation, result, message.id, None, fence)
+
+    async def _continue(
+        self, conversation: Conversation, snapshot: StateSnapshot, received_at: datetime, fence: Fence | None
+    ) -> RunResult:
+        """Where a run that reached its checkpoint stopped. One saved when it failed part-way (durability
+        "exit" saves on error too) is resumed with no input, which runs the failed step again instead of
+        the whole turn; one that finished or paused is as its checkpoint shows (the store missed it).
+        """
+        if snapshot.next and not snapshot.interrupts:
+            context = await self._context(conversation, received_at)
+            return await self.runner.run(conversation.id, None, context, fence=fence)
+        return RunResult.from_snapshot(snapshot)
 
     # After a run -----------------------------------------------------------------------------
 

@@ -603,13 +603,18 @@ def parse_levels(text: str) -> tuple[int, ...]:
     return levels
 
 
+def write_numbers_and_tables(report_dir: Path, stem: str, results: Any, markdown: str) -> tuple[Path, Path]:
+    """A benchmark's report: `stem`.json (every number) and `stem`.md (the tables) in `report_dir`."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    numbers, tables = report_dir / f"{stem}.json", report_dir / f"{stem}.md"
+    numbers.write_text(json.dumps(results, indent=2) + "\n")
+    tables.write_text(markdown)
+    return numbers, tables
+
+
 def write_report(results: dict[str, Any], report_dir: Path) -> tuple[Path, Path]:
     """bench.json (every number) and bench.md (the tables) in `report_dir`."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    numbers, table = report_dir / "bench.json", report_dir / "bench.md"
-    numbers.write_text(json.dumps(results, indent=2) + "\n")
-    table.write_text(render_markdown(results))
-    return numbers, table
+    return write_numbers_and_tables(report_dir, "bench", results, render_markdown(results))
 
 
 # --- markdown ---------------------------------------------------------------------------------

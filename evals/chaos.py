@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import random
 import tempfile
 import time
@@ -29,7 +28,7 @@ import httpx
 import psycopg
 
 from app.settings import Settings
-from evals.bench import machine_facts, sample_texts
+from evals.bench import machine_facts, sample_texts, write_numbers_and_tables
 from evals.load import DEFAULT_POSTGRES, WidgetRun, Worker, audit, summary, workers_on_postgres
 
 REQUEST_TIMEOUT_S = 60.0
@@ -266,11 +265,7 @@ async def load_through_a_kill(
 
 def write_report(results: dict[str, Any], report_dir: Path) -> tuple[Path, Path]:
     """chaos.json (every number) and chaos.md (the tables) in `report_dir`."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    numbers, table = report_dir / "chaos.json", report_dir / "chaos.md"
-    numbers.write_text(json.dumps(results, indent=2) + "\n")
-    table.write_text(render_markdown(results))
-    return numbers, table
+    return write_numbers_and_tables(report_dir, "chaos", results, render_markdown(results))
 
 
 def render_markdown(results: dict[str, Any]) -> str:

@@ -13,13 +13,11 @@ conversations are taken over within seconds.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
 import pytest
+from scratch_databases import scratch_databases
 
 from app.settings import Settings
 
@@ -37,22 +35,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Callable[[], str]]:
     """Creates empty databases on the test server; drops them when the module is done."""
-    created: list[str] = []
-
-    def create() -> str:
-        name = f"sr_crash_{uuid.uuid4().hex[:12]}"
-        try:
-            with psycopg.connect(SERVER, autocommit=True, connect_timeout=5) as connection:
-                connection.execute(f'CREATE DATABASE "{name}"')
-        except psycopg.OperationalError as error:
-            pytest.fail(f"PostgreSQL at {SERVER} is not reachable: {error}", pytrace=False)
-        created.append(name)
-        return urlsplit(SERVER)._replace(path=f"/{name}").geturl()
-
-    yield create
-    with psycopg.connect(SERVER, autocommit=True) as connection:
-        for name in created:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_databases(SERVER, "sr_crash") as create:
+        yield create
 
 
 @pytest.fixture(scope="module")

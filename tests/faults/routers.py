@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from server_process import log_tail, stop_process_group
+from server_process import log_tail, stop_process_group, wait_until_ready
 
 from app.settings import Settings
 from app.store.store import open_store
@@ -96,17 +96,7 @@ def start(settings: Settings, log: Path, **extra: str) -> Router:
 
 def wait_ready(router: Router, timeout: float = READY_TIMEOUT_S) -> None:
     """Poll /readyz until 200; fail with the server's log if it exits or takes too long."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if router.process.poll() is not None:
-            raise AssertionError(f"the server exited ({router.process.returncode}):\n{router.log_tail()}")
-        try:
-            if httpx.get(f"{router.url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the server was not ready within {timeout:.0f} s:\n{router.log_tail()}")
+    wait_until_ready(router.url, lambda: router.process.poll() is None, router.log_tail, timeout)
 
 
 def stop(router: Router) -> None:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
 import pytest
+from scratch_databases import scratch_databases
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))  # the API tests and their helpers
 
@@ -46,30 +44,11 @@ def postgres_server() -> str:
     return SERVER
 
 
-def database_url(name: str) -> str:
-    """The server's URL with another database name."""
-    return urlsplit(SERVER)._replace(path=f"/{name}").geturl()
-
-
 @pytest.fixture(scope="session")
 def new_database() -> Iterator[Callable[[], str]]:
     """Creates empty databases on the test server; drops them all when the session ends."""
-    created: list[str] = []
-
-    def create() -> str:
-        name = f"sr_test_{uuid.uuid4().hex[:12]}"
-        try:
-            with psycopg.connect(SERVER, autocommit=True, connect_timeout=5) as connection:
-                connection.execute(f'CREATE DATABASE "{name}"')
-        except psycopg.OperationalError as error:
-            pytest.fail(f"PostgreSQL at {SERVER} is not reachable: {error}", pytrace=False)
-        created.append(name)
-        return database_url(name)
-
-    yield create
-    with psycopg.connect(SERVER, autocommit=True) as connection:
-        for name in created:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_databases(SERVER, "sr_test") as create:
+        yield create
 
 
 @pytest.fixture(scope="session")

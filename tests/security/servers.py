@@ -9,8 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from langchain_core.language_models import BaseChatModel
 from llm_fakes import ScriptedModels
-from server_process import log_tail, stop_process_group
+from server_process import log_tail, stop_process_group, wait_until_ready
 
 from agents.llm.config import AgentName
 from agents.llm.factory import ModelFactory
@@ -96,7 +95,9 @@ def serve_process(settings: Settings, log: Path) -> Iterator[LiveServer]:
         )
     try:
         server = LiveServer(f"http://127.0.0.1:{port}", keys, settings.store_url)
-        wait_ready(server, lambda: process.poll() is None, lambda: log_tail(log, 40))
+        wait_until_ready(
+            server.url, lambda: process.poll() is None, lambda: log_tail(log, 40), READY_TIMEOUT_S
+        )
         yield server
     finally:
         stop_process_group(process)
@@ -112,25 +113,13 @@ def serve_in_thread(app: FastAPI, settings: Settings) -> Iterator[LiveServer]:
     thread.start()
     try:
         live = LiveServer(f"http://127.0.0.1:{port}", keys, settings.store_url)
-        wait_ready(live, thread.is_alive, lambda: "the server thread ended (its error is in the output)")
+        wait_until_ready(
+            live.url,
+            thread.is_alive,
+            lambda: "the server thread ended (its error is in the output)",
+            READY_TIMEOUT_S,
+        )
         yield live
     finally:
         server.should_exit = True
         thread.join(REQUEST_TIMEOUT_S)
-
-
-def wait_ready(
-    server: LiveServer, running: Callable[[], bool], why: Callable[[], str], timeout: float = READY_TIMEOUT_S
-) -> None:
-    """Poll /readyz until 200; fail with `why()` if the server stops (`running()` false) or takes too long."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not running():
-            raise AssertionError(f"the server stopped before it was ready: {why()}")
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the server was not ready within {timeout:.0f} s: {why()}")
